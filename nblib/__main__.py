@@ -1,0 +1,148 @@
+"""python -m nblib run | sweep | report | list | doctor"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+
+from nblib.config import ConfigError
+
+
+def _specs(args) -> list:
+    from nblib.runner import RunSpec, find_notebook, list_notebooks, parse_value
+
+    overrides = {name: parse_value(value) for name, value in args.param}
+    notebooks = list_notebooks() if args.notebooks == ["all"] else [find_notebook(n) for n in args.notebooks]
+    return [RunSpec(nb, args.profile, overrides) for nb in notebooks]
+
+
+def _print_result(result: dict) -> None:
+    verdict = (result.get("verdict") or {}).get("label", "-")
+    extra = " (already recorded, skipped)" if result.get("skipped") else ""
+    error = f"\n    {result['error']}" if result.get("error") else ""
+    print(f"[{result.get('status')}] {result.get('notebook')} {result.get('run_id', '')} "
+          f"verdict={verdict} {result.get('duration_s', '-')} s{extra}{error}\n"
+          f"    {result.get('dir', '')}", flush=True)
+
+
+def cmd_run(args) -> int:
+    from nblib.report import build_index
+    from nblib.runner import run_many, run_notebook
+
+    specs = _specs(args)
+    args.workers = max(1, min(args.workers, len(specs)))  # one notebook runs in-process, all cores
+    opts = dict(timeout=args.timeout, force=args.force, reference=args.reference, kernel=args.kernel)
+    if len(specs) == 1 and args.workers == 1:
+        for spec in specs:
+            spec.parameters()  # fail on bad input before the run folder is touched
+        results = [run_notebook(specs[0], threads=args.threads, **opts)]
+        _print_result(results[0])
+    else:
+        results = run_many(specs, workers=args.workers, threads=args.threads, on_result=_print_result, **opts)
+    index = build_index()
+    print(f"report index: {index}")
+    return 0 if all(r.get("status") == "ok" for r in results) else 1
+
+
+def cmd_sweep(args) -> int:
+    from nblib.report import build_index
+    from nblib.runner import find_notebook, parse_value, sweep
+
+    grid = yaml.safe_load(Path(args.grid).read_text())
+    fixed = {name: parse_value(value) for name, value in args.param}
+    results = sweep(find_notebook(args.notebook), grid, profile=args.profile, fixed=fixed,
+                    workers=args.workers, threads=args.threads, timeout=args.timeout,
+                    force=args.force, on_result=_print_result, kernel=args.kernel)
+    print(f"{sum(r.get('status') == 'ok' for r in results)}/{len(results)} ok; "
+          f"report index: {build_index()}")
+    return 0 if all(r.get("status") == "ok" for r in results) else 1
+
+
+def cmd_report(args) -> int:
+    from nblib.report import build_all
+
+    print(f"report index: {build_all(args.root)}")
+    return 0
+
+
+def cmd_list(args) -> int:
+    from nblib.config import field_help
+    from nblib.runner import config_class, list_notebooks, parameters_cell, profiles
+
+    for nb in list_notebooks():
+        cls = config_class(nb)
+        helps = field_help(cls) if cls else {}
+        print(f"{nb.stem}  (profiles: {', '.join(profiles(nb.stem))})")
+        for name, default in parameters_cell(nb).items():
+            print(f"    {name} = {default!r}  # {helps.get(name, '')}")
+    return 0
+
+
+def cmd_doctor(args) -> int:
+    import json
+    import subprocess
+
+    from nblib.env import env_info
+    from nblib.env import _version as version
+    from nblib.paths import repo_root, runs_dir
+
+    info = env_info()
+    for pkg in ("jupyterlab", "ipywidgets", "jupyterlab_widgets", "ipykernel", "nbconvert", "seaborn",
+                "statsmodels"):
+        info[pkg] = version(pkg)
+    info["repo_root"] = str(repo_root())
+    info["runs_dir"] = str(runs_dir())
+    kernels = subprocess.run([sys.executable, "-m", "jupyter", "kernelspec", "list", "--json"],
+                             capture_output=True, text=True)
+    specs = json.loads(kernels.stdout or "{}").get("kernelspecs", {})
+    info["kernels"] = {name: spec["spec"]["argv"][0] for name, spec in specs.items()}
+    print(json.dumps(info, indent=2))
+    python3 = info["kernels"].get("python3", "")
+    ok = python3 in ("python", sys.executable) or Path(python3).resolve() == Path(sys.executable).resolve()
+    if not ok:
+        print(f"warning: kernel 'python3' runs {python3!r}, not this interpreter ({sys.executable})")
+    return 0 if ok else 1
+
+
+def _run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", default="default", help="parameter overlay: default, smoke, full, ...")
+    p.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                   help="override one parameter (a Python literal or a string)")
+    p.add_argument("--workers", type=int, default=1, help="parallel runs (processes)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads per run (default cores/workers)")
+    p.add_argument("--timeout", type=float, default=None, help="per-cell timeout in seconds")
+    p.add_argument("--force", action="store_true", help="re-run even if already recorded ok")
+    p.add_argument("--kernel", default="python3", help="Jupyter kernel name")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m nblib", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("run", help="run notebooks ('all', a number like 09, a slug or a path)")
+    p.add_argument("notebooks", nargs="+")
+    p.add_argument("--reference", action="store_true", help="copy the figures to figures/<slug>/")
+    _run_options(p)
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("sweep", help="one run per point of a YAML grid, resumable")
+    p.add_argument("notebook")
+    p.add_argument("--grid", required=True, help="YAML: {name: [values]} or a list of {name: value}")
+    _run_options(p)
+    p.set_defaults(func=cmd_sweep)
+    p = sub.add_parser("report", help="render missing HTML reports and the index")
+    p.add_argument("--root", default=None, help="runs folder (default papermill_runs/)")
+    p.set_defaults(func=cmd_report)
+    sub.add_parser("list", help="notebooks, profiles and parameters").set_defaults(func=cmd_list)
+    sub.add_parser("doctor", help="versions, kernels, paths").set_defaults(func=cmd_doctor)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,160 @@
+"""Typed experiment configs: dataclass fields with help, bounds and choices, and strict validation.
+
+A notebook's parameters cell holds plain literals; `configure(Config, globals())` turns them into a
+validated config. Every error names the field, the value and what would be accepted.
+
+    @dataclass(frozen=True)
+    class TrainConfig:
+        lr: float = param(1e-3, "peak learning rate", low=1e-6, high=1.0)
+        model: str = param("mlp", "which network to train", choices=("mlp", "transformer"))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, Literal, Union, get_args, get_origin
+
+
+class ConfigError(ValueError):
+    """A parameter is unknown, missing, of the wrong type or out of range."""
+
+
+def param(default: Any, help: str, *, low: float | None = None, high: float | None = None,
+          choices: tuple | None = None, item_low: float | None = None,
+          item_high: float | None = None) -> Any:
+    """A dataclass field with a help text and optional bounds (inclusive) or choices.
+
+    `item_low`/`item_high` bound each element of a list-valued field.
+    """
+    meta = dict(help=help, low=low, high=high, choices=choices, item_low=item_low, item_high=item_high)
+    if isinstance(default, list | dict):
+        return dataclasses.field(default_factory=lambda d=default: type(d)(d), metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def field_help(cls_or_cfg: Any) -> dict[str, str]:
+    """Field name -> help text."""
+    return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(cls_or_cfg)}
+
+
+def _type_name(tp: Any) -> str:
+    if get_origin(tp) is Literal:
+        return " | ".join(repr(a) for a in get_args(tp))
+    if get_origin(tp) in (Union, types.UnionType):
+        return " | ".join(_type_name(a) for a in get_args(tp))
+    if get_origin(tp) is list:
+        return f"list[{_type_name(get_args(tp)[0])}]"
+    return "None" if tp is type(None) else getattr(tp, "__name__", str(tp))
+
+
+def _coerce(tp: Any, value: Any) -> tuple[bool, Any]:
+    """(ok, value) for `value` read as type `tp`. Ints are accepted as floats; bools are not ints."""
+    origin = get_origin(tp)
+    if tp is Any:
+        return True, value
+    if tp is type(None):
+        return value is None, value
+    if origin is Literal:
+        return value in get_args(tp), value
+    if origin in (Union, types.UnionType):
+        for arg in get_args(tp):
+            ok, out = _coerce(arg, value)
+            if ok:
+                return True, out
+        return False, value
+    if origin is list:
+        if not isinstance(value, list | tuple):
+            return False, value
+        (item_tp,) = get_args(tp)
+        out = []
+        for item in value:
+            ok, item = _coerce(item_tp, item)
+            if not ok:
+                return False, value
+            out.append(item)
+        return True, out
+    if tp is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return ok, float(value) if ok else value
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool), value
+    return isinstance(value, tp), value
+
+
+def _in_range(x: Any, low: float | None, high: float | None) -> bool:
+    if not isinstance(x, int | float) or isinstance(x, bool):
+        return True  # None (e.g. "unrestricted") and strings are not range-checked
+    return (low is None or x >= low) and (high is None or x <= high)
+
+
+def _range_text(low: float | None, high: float | None) -> str:
+    return f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
+
+
+def validate_field(f: dataclasses.Field, tp: Any, value: Any) -> Any:
+    """Return `value` converted to the field's type, or raise ConfigError naming field and rule."""
+    ok, value_out = _coerce(tp, value)
+    if not ok:
+        raise ConfigError(f"parameter {f.name}={value!r}: expected {_type_name(tp)}, "
+                          f"got {type(value).__name__} ({f.metadata.get('help', '')})")
+    m = f.metadata
+    if m.get("choices") is not None and value_out not in m["choices"]:
+        raise ConfigError(f"parameter {f.name}={value!r}: must be one of {list(m['choices'])}")
+    if not _in_range(value_out, m.get("low"), m.get("high")):
+        raise ConfigError(f"parameter {f.name}={value!r}: out of range, allowed "
+                          f"{_range_text(m.get('low'), m.get('high'))} ({m.get('help', '')})")
+    if isinstance(value_out, list):
+        for item in value_out:
+            if not _in_range(item, m.get("item_low"), m.get("item_high")):
+                raise ConfigError(f"parameter {f.name}={value!r}: element {item!r} out of range, allowed "
+                                  f"{_range_text(m.get('item_low'), m.get('item_high'))} for each element")
+    return value_out
+
+
+def check_names(cls: type, names: typing.Iterable[str]) -> None:
+    """Raise ConfigError if any name is not a field of `cls`, listing the valid names."""
+    valid = [f.name for f in dataclasses.fields(cls)]
+    unknown = [n for n in names if n not in valid]
+    if unknown:
+        raise ConfigError(f"unknown parameter(s) {unknown} for {cls.__name__}; valid names: {valid}")
+
+
+def build(cls: type, values: Mapping[str, Any]) -> Any:
+    """Build `cls` from a mapping of overrides; unknown names and bad values raise ConfigError."""
+    check_names(cls, values)
+    hints = typing.get_type_hints(cls)
+    kwargs = {f.name: validate_field(f, hints[f.name], values[f.name])
+              for f in dataclasses.fields(cls) if f.name in values}
+    cfg = cls(**kwargs)
+    if hasattr(cfg, "check"):
+        cfg.check()  # cross-field rules; raises ConfigError
+    return cfg
+
+
+def configure(cls: type, namespace: Mapping[str, Any]) -> Any:
+    """Build `cls` from a notebook namespace (`globals()`): every field must be defined there.
+
+    Names in the namespace that are not fields (imports, IPython's own) are ignored here; the
+    runner rejects unknown parameter names before a kernel starts.
+    """
+    missing = [f.name for f in dataclasses.fields(cls) if f.name not in namespace]
+    if missing:
+        raise ConfigError(f"the parameters cell does not define {missing} (fields of {cls.__name__})")
+    return build(cls, {f.name: namespace[f.name] for f in dataclasses.fields(cls)})
+
+
+def replace(cfg: Any, **changes: Any) -> Any:
+    """A validated copy of `cfg` with `changes` applied (strict about names)."""
+    return build(type(cfg), {**dataclasses.asdict(cfg), **changes})
+
+
+def as_table(cfg: Any) -> str:
+    """The config as a plain-text table: name, value, help."""
+    helps = field_help(cfg)
+    rows = [(k, repr(v), helps[k]) for k, v in dataclasses.asdict(cfg).items()]
+    w0 = max(len(r[0]) for r in rows)
+    w1 = min(max(len(r[1]) for r in rows), 40)
+    return "\n".join(f"{a:<{w0}}  {b:<{w1}}  {c}" for a, b, c in rows)

@@ -1,0 +1,1 @@
+"""Data: text corpora, tokenizers and synthetic task generators."""

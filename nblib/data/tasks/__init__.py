@@ -1,0 +1,1 @@
+"""Synthetic task generators, one module per task family."""

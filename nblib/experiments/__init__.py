@@ -1,0 +1,1 @@
+"""Per-notebook configs and steps, importable so tests can run them at tiny size."""

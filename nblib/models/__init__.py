@@ -1,0 +1,1 @@
+"""Models: small networks built for the notebooks."""

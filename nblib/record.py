@@ -1,0 +1,144 @@
+"""Run records: `metrics.json` per run, written atomically, read back into pandas.
+
+A notebook calls `start_run(slug, cfg)` once, then `record(key, value)` for every result. Under the
+runner, $NBLIB_RUN_DIR names the run folder; in JupyterLab the record goes to
+papermill_runs/<slug>/interactive/. The runner sets the final status (`ok` or `failed`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from nblib.paths import runs_dir
+
+RUN_DIR_ENV = "NBLIB_RUN_DIR"
+METRICS = "metrics.json"
+_current: dict[str, Any] = {}  # {"slug": ..., "dir": Path} of this kernel's run
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+_FILE_MODE = 0o666 & ~_UMASK  # what open() gives a new file; mkstemp's own 0o600 hides records
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Plain JSON types from dataclasses, numpy/torch scalars and arrays; non-finite floats -> None."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return to_jsonable(dataclasses.asdict(obj))
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [to_jsonable(v) for v in obj]
+    if hasattr(obj, "tolist"):  # numpy and torch, scalars and arrays
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if obj is None or isinstance(obj, bool | int | float | str):
+        return obj
+    return str(obj)
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    """Write JSON to a temp file in the same folder, then rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(to_jsonable(obj), f, indent=2, allow_nan=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, _FILE_MODE)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(Path(path).read_text()) if Path(path).is_file() else {}
+
+
+def update_metrics(run_dir: Path, **fields: Any) -> dict:
+    """Merge `fields` into run_dir/metrics.json (atomically) and return the result."""
+    metrics = read_json(Path(run_dir) / METRICS)
+    metrics.update(to_jsonable(fields))
+    write_json_atomic(Path(run_dir) / METRICS, metrics)
+    return metrics
+
+
+def start_run(slug: str, cfg: Any = None) -> Path:
+    """Open this kernel's run record and return its folder."""
+    from nblib.env import env_info
+
+    run_dir = Path(os.environ.get(RUN_DIR_ENV) or runs_dir() / slug / "interactive")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _current.update(slug=slug, dir=run_dir)
+    headless = RUN_DIR_ENV in os.environ
+    fields = dict(notebook=slug, env=env_info(), values={}, verdict=None)
+    if cfg is not None:
+        fields["config"] = dataclasses.asdict(cfg)
+    if not headless:  # the runner owns status and timings of headless runs
+        fields.update(status="interactive", run_id="interactive", profile="interactive", started=now())
+    update_metrics(run_dir, **fields)
+    return run_dir
+
+
+def current_run_dir() -> Path:
+    if "dir" not in _current:
+        raise RuntimeError("no run is open: call nblib.start_run(slug, cfg) first")
+    return _current["dir"]
+
+
+def current_slug() -> str:
+    current_run_dir()
+    return _current["slug"]
+
+
+def record(key: str, value: Any) -> Any:
+    """Record a result under `values[key]` (or the run's verdict for key 'verdict'); returns value."""
+    run_dir = current_run_dir()
+    metrics = read_json(run_dir / METRICS)
+    if key == "verdict":
+        metrics["verdict"] = to_jsonable(value)
+    else:
+        metrics.setdefault("values", {})[key] = to_jsonable(value)
+    write_json_atomic(run_dir / METRICS, metrics)
+    return value
+
+
+def read_run(run_dir: str | Path) -> dict:
+    """The run's metrics.json as a dict, with `dir` added (empty dict if there is none)."""
+    metrics = read_json(Path(run_dir) / METRICS)
+    return {**metrics, "dir": str(run_dir)} if metrics else {}
+
+
+def load_runs(root: str | Path | None = None, notebook: str | None = None):
+    """All runs under `root` (default papermill_runs/) as a DataFrame, one row per run.
+
+    Columns: notebook, run_id, profile, status, verdict (label), duration_s, started, dir, then
+    `param.<name>` for the parameters and `value.<key>` for scalar recorded values.
+    """
+    import pandas as pd
+
+    root = Path(root) if root is not None else runs_dir()
+    rows = []
+    for path in sorted(root.glob(f"{notebook or '*'}/*/{METRICS}")):
+        run = read_run(path.parent)
+        verdict = run.get("verdict") or {}
+        row = {k: run.get(k) for k in ("notebook", "run_id", "profile", "status", "duration_s",
+                                       "started", "finished", "dir")}
+        row["verdict"] = verdict.get("label") if isinstance(verdict, dict) else verdict
+        row.update({f"param.{k}": v for k, v in (run.get("params") or {}).items()})
+        row.update({f"value.{k}": v for k, v in (run.get("values") or {}).items()
+                    if isinstance(v, bool | int | float | str) or v is None})
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,242 @@
+"""Run notebooks headlessly with papermill: one run, a sweep, or every notebook.
+
+Every parameter is checked before a kernel starts: names against the notebook's parameters cell,
+types and ranges against its config dataclass (named in the notebook's `metadata.nblib.config`).
+A run lands in papermill_runs/<slug>/<run_id>/ with notebook.ipynb, params.json, metrics.json and
+report.html. `run_id` is derived from the parameters, so a repeated sweep skips runs already `ok`.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib
+import itertools
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterable
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import yaml
+
+from nblib.config import ConfigError, build
+from nblib.paths import figures_dir, notebooks_dir, profiles_dir, runs_dir
+from nblib.record import METRICS, RUN_DIR_ENV, now, read_json, update_metrics, write_json_atomic
+
+THREAD_VARS = ("NBLIB_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def list_notebooks() -> list[Path]:
+    return sorted(notebooks_dir().glob("[0-9][0-9]_*.ipynb"))
+
+
+def find_notebook(name: str | Path) -> Path:
+    """A notebook by path, slug ('09_mlp_in_context') or number ('09' or '9')."""
+    path = Path(name)
+    if path.suffix == ".ipynb" and path.is_file():
+        return path.resolve()
+    key = str(name).removesuffix(".ipynb")
+    matches = [nb for nb in list_notebooks()
+               if nb.stem == key or nb.stem.split("_")[0] == key.zfill(2)]
+    if len(matches) != 1:
+        names = [nb.stem for nb in list_notebooks()]
+        raise ConfigError(f"notebook {str(name)!r} not found; available: {names}")
+    return matches[0]
+
+
+def parameters_cell(nb_path: Path) -> dict[str, Any]:
+    """Name -> default value of the literal assignments in the cell tagged `parameters`."""
+    nb = nbformat.read(nb_path, as_version=4)
+    cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(cells) != 1:
+        raise ConfigError(f"{nb_path.name}: needs exactly one cell tagged 'parameters', found {len(cells)}")
+    params = {}
+    for node in ast.parse(cells[0].source).body:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)):
+            raise ConfigError(f"{nb_path.name}: the parameters cell may hold only `name = literal` lines")
+        try:
+            params[node.targets[0].id] = ast.literal_eval(node.value)
+        except ValueError as err:
+            raise ConfigError(f"{nb_path.name}: parameter {node.targets[0].id} is not a literal") from err
+    return params
+
+
+def config_class(nb_path: Path) -> type | None:
+    """The config dataclass named in the notebook's metadata.nblib.config ('module:Class')."""
+    target = nbformat.read(nb_path, as_version=4).metadata.get("nblib", {}).get("config")
+    if not target:
+        return None
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def profiles(slug: str) -> list[str]:
+    return ["default", *sorted(p.stem for p in profiles_dir(slug).glob("*.yaml"))]
+
+
+def load_profile(slug: str, profile: str) -> dict[str, Any]:
+    """The overlay of a profile ('default' is the parameters cell itself, an empty overlay)."""
+    if profile == "default":
+        return {}
+    path = profiles_dir(slug) / f"{profile}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"profile {profile!r} not found for {slug}; available: {profiles(slug)}")
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def parse_value(text: str) -> Any:
+    """A command-line value: a Python literal (1e-3, [4, 8], None, True) or YAML (null, true), else a string."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        value = yaml.safe_load(text)
+        return value if isinstance(value, bool | int | float | list | dict) or value is None else text
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One notebook run: which notebook, which profile, which overrides."""
+
+    notebook: Path  # the .ipynb to execute
+    profile: str = "default"  # parameter overlay from notebooks/profiles/<slug>/<profile>.yaml
+    overrides: dict = field(default_factory=dict)  # parameter name -> value, applied last
+
+    @property
+    def slug(self) -> str:
+        return self.notebook.stem
+
+    def parameters(self) -> dict[str, Any]:
+        """Profile overlay then overrides, validated; raises ConfigError before any kernel starts."""
+        declared = parameters_cell(self.notebook)
+        given = {**load_profile(self.slug, self.profile), **self.overrides}
+        unknown = sorted(set(given) - set(declared))
+        if unknown:
+            raise ConfigError(f"unknown parameter(s) {unknown} for {self.slug}; valid names: "
+                              f"{sorted(declared)}")
+        cls = config_class(self.notebook)
+        if cls is not None:
+            build(cls, {**declared, **given, "interactive": False})
+        return {**given, "interactive": False}
+
+    def run_id(self) -> str:
+        blob = json.dumps({"notebook": self.slug, "params": self.parameters()}, sort_keys=True)
+        return f"{self.profile}-{hashlib.sha1(blob.encode()).hexdigest()[:10]}"
+
+
+def _thread_env(threads: int | None) -> dict[str, str]:
+    return {var: str(threads) for var in THREAD_VARS} if threads else {}
+
+
+def run_notebook(spec: RunSpec, *, root: Path | None = None, kernel: str = "python3",
+                 timeout: float | None = None, threads: int | None = None, force: bool = False,
+                 reference: bool = False) -> dict:
+    """Execute one run and return its metrics; a run already recorded `ok` is skipped."""
+    import papermill as pm
+
+    from nblib.report import render_run
+
+    params = spec.parameters()
+    run_dir = Path(root or runs_dir()) / spec.slug / spec.run_id()
+    old = read_json(run_dir / METRICS)
+    if old.get("status") == "ok" and not force:
+        return {**old, "skipped": True, "dir": str(run_dir)}
+    if run_dir.exists():
+        shutil.rmtree(run_dir)  # an interrupted or failed run is redone from scratch
+    run_dir.mkdir(parents=True)
+    write_json_atomic(run_dir / "params.json", params)
+    update_metrics(run_dir, notebook=spec.slug, run_id=run_dir.name, profile=spec.profile,
+                   params=params, status="running", started=now(), host=os.uname().nodename)
+    env = {RUN_DIR_ENV: str(run_dir), **_thread_env(threads)}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    t0, outcome = time.perf_counter(), {"status": "ok"}
+    try:
+        pm.execute_notebook(spec.notebook, run_dir / "notebook.ipynb", parameters=params,
+                            kernel_name=kernel, cwd=str(spec.notebook.parent), progress_bar=False,
+                            execution_timeout=timeout)
+    except pm.PapermillExecutionError as err:
+        outcome = {"status": "failed", "error": f"{err.ename}: {err.evalue}", "failed_cell": err.exec_count}
+    except Exception as err:  # kernel died, timed out, could not start
+        outcome = {"status": "failed", "error": f"{type(err).__name__}: {err}"}
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    if (run_dir / "notebook.ipynb").is_file():
+        render_run(run_dir)
+    metrics = update_metrics(run_dir, **outcome, finished=now(),
+                             duration_s=round(time.perf_counter() - t0, 1))
+    if reference and outcome["status"] == "ok":
+        publish_figures(run_dir, spec.slug)
+    return {**metrics, "dir": str(run_dir)}
+
+
+def publish_figures(run_dir: Path, slug: str) -> Path:
+    """Copy a reference run's figures into the committed figures/<slug>/ (replacing old ones)."""
+    target = figures_dir(slug)
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(Path(run_dir) / "figures", target)
+    write_json_atomic(target / "reference_run.json", {
+        k: v for k, v in read_json(Path(run_dir) / METRICS).items()
+        if k in ("notebook", "run_id", "profile", "params", "verdict", "duration_s", "finished", "env")})
+    return target
+
+
+def grid_points(grid: dict[str, list] | list[dict]) -> list[dict]:
+    """A grid as {name: [values]} (every combination) or an explicit list of parameter dicts."""
+    if isinstance(grid, list):
+        return [dict(point) for point in grid]
+    for name, values in grid.items():
+        if not isinstance(values, list):
+            raise ConfigError(f"grid entry {name}={values!r}: expected a list of values")
+    return [dict(zip(grid, combo, strict=True)) for combo in itertools.product(*grid.values())]
+
+
+def run_many(specs: Iterable[RunSpec], *, workers: int = 1, executor: Executor | None = None,
+             threads: int | None = None, on_result=None, **kwargs) -> list[dict]:
+    """Run specs on `executor` (default: a process pool of `workers`); failures don't stop the rest.
+
+    Every spec is validated before the first run starts. Each run caps its threads to
+    cores // workers unless `threads` says otherwise.
+    """
+    specs = list(specs)
+    for spec in specs:
+        spec.parameters()
+    threads = threads or max(1, (os.cpu_count() or 1) // max(workers, 1))
+    own = executor is None
+    if own:
+        executor = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+    results = []
+    try:
+        futures = {executor.submit(run_notebook, s, threads=threads, **kwargs): s for s in specs}
+        for future in as_completed(futures):
+            try:
+                result = future.result()
+            except Exception as err:  # the worker itself died
+                spec = futures[future]
+                result = {"notebook": spec.slug, "status": "failed", "error": f"{type(err).__name__}: {err}"}
+            results.append(result)
+            if on_result:
+                on_result(result)
+    finally:
+        if own:
+            executor.shutdown(cancel_futures=True)
+    return results
+
+
+def sweep(notebook: str | Path, grid: dict | list, *, profile: str = "default",
+          fixed: dict | None = None, **kwargs) -> list[dict]:
+    """One run per grid point (plus `fixed` overrides), resumable, in parallel."""
+    nb = find_notebook(notebook)
+    specs = [RunSpec(nb, profile, {**(fixed or {}), **point}) for point in grid_points(grid)]
+    return run_many(specs, **kwargs)

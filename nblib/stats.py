@@ -1,0 +1,121 @@
+"""Statistics over seeds: confidence intervals, paired comparisons, bootstrap, fits, verdicts.
+
+Everything returns plain numbers (and the interval) so notebooks can print and `record` them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import optimize
+from scipy import stats as sps
+
+LABELS = ("SUPPORTED", "NOT SUPPORTED", "INCONCLUSIVE")
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A point estimate with a confidence interval."""
+
+    value: float  # the point estimate
+    low: float  # lower end of the interval
+    high: float  # upper end of the interval
+    level: float = 0.95  # coverage of the interval
+    n: int = 0  # number of independent units (seeds) behind it
+    p_value: float | None = None  # of the test that fits the design, when there is one
+
+    def __str__(self) -> str:
+        p = "" if self.p_value is None else f", p={self.p_value:.3g}"
+        return f"{self.value:.4g} [{self.low:.4g}, {self.high:.4g}] ({self.level:.0%} CI, n={self.n}{p})"
+
+
+def _clean(x: Sequence[float]) -> np.ndarray:
+    x = np.asarray(x, dtype=float)
+    if x.ndim != 1 or len(x) < 2:
+        raise ValueError(f"need a 1-D sample of at least 2 values, got shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"sample contains non-finite values: {x}")
+    return x
+
+
+def mean_ci(x: Sequence[float], level: float = 0.95) -> Estimate:
+    """Mean with a Student-t interval (seeds as independent units)."""
+    x = _clean(x)
+    sem = x.std(ddof=1) / np.sqrt(len(x))
+    half = sps.t.ppf(0.5 + level / 2, len(x) - 1) * sem
+    return Estimate(float(x.mean()), float(x.mean() - half), float(x.mean() + half), level, len(x))
+
+
+def paired(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> Estimate:
+    """Mean of a - b over matched seeds, t interval, and the paired t-test's two-sided p-value."""
+    a, b = _clean(a), _clean(b)
+    if a.shape != b.shape:
+        raise ValueError(f"paired samples differ in length: {len(a)} vs {len(b)}")
+    diff = a - b
+    est = mean_ci(diff, level)
+    p = float(sps.ttest_1samp(diff, 0.0).pvalue) if diff.std() > 0 else (0.0 if diff.mean() else 1.0)
+    return Estimate(est.value, est.low, est.high, level, len(diff), p)
+
+
+def bootstrap_ci(x: Sequence[float], statistic: Callable[[np.ndarray], float] = np.mean,
+                 level: float = 0.95, n_boot: int = 5000, seed: int = 0) -> Estimate:
+    """Percentile bootstrap interval of `statistic` over resampled units."""
+    x = _clean(x)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(x), size=(n_boot, len(x)))
+    boots = np.array([statistic(x[i]) for i in idx])
+    lo, hi = np.quantile(boots, [0.5 - level / 2, 0.5 + level / 2])
+    return Estimate(float(statistic(x)), float(lo), float(hi), level, len(x))
+
+
+def linear_fit(x: Sequence[float], y: Sequence[float], level: float = 0.95) -> dict[str, Estimate]:
+    """OLS y = intercept + slope * x (statsmodels), each coefficient with its interval and p-value."""
+    import statsmodels.api as sm
+
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    res = sm.OLS(y, sm.add_constant(x)).fit()
+    ci = res.conf_int(alpha=1 - level)
+    return {name: Estimate(float(res.params[i]), float(ci[i, 0]), float(ci[i, 1]), level, len(x),
+                           float(res.pvalues[i]))
+            for i, name in enumerate(("intercept", "slope"))}
+
+
+def fit_curve(f: Callable, x: Sequence[float], y: Sequence[float], p0: Sequence[float],
+              names: Sequence[str], level: float = 0.95, **kwargs) -> dict[str, Estimate]:
+    """Nonlinear least squares (scipy curve_fit) with t intervals from the parameter covariance."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    popt, pcov = optimize.curve_fit(f, x, y, p0=p0, **kwargs)
+    dof = max(len(x) - len(popt), 1)
+    half = sps.t.ppf(0.5 + level / 2, dof) * np.sqrt(np.diag(pcov))
+    return {n: Estimate(float(v), float(v - h), float(v + h), level, len(x))
+            for n, v, h in zip(names, popt, half, strict=True)}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The computed answer to a notebook's hypothesis."""
+
+    label: str  # SUPPORTED, NOT SUPPORTED or INCONCLUSIVE
+    claim: str  # the hypothesis, as a sentence about the estimated quantity
+    estimate: Estimate  # the quantity the decision is made on
+    threshold: float  # the boundary the claim is about
+    direction: str  # "<" (claim: quantity below threshold) or ">"
+    details: dict = field(default_factory=dict)  # further numbers behind the decision
+
+    def __str__(self) -> str:
+        return (f"{self.label}: {self.claim}\n  estimate {self.estimate}; "
+                f"claim holds if the whole interval is {self.direction} {self.threshold:.4g}")
+
+
+def verdict(claim: str, estimate: Estimate, threshold: float, direction: str = "<",
+            details: dict | None = None) -> Verdict:
+    """SUPPORTED if the interval lies wholly on the claimed side of `threshold`, NOT SUPPORTED if
+    wholly on the other side, INCONCLUSIVE if it straddles it."""
+    if direction not in ("<", ">"):
+        raise ValueError(f"direction={direction!r}: must be '<' or '>'")
+    below, above = estimate.high < threshold, estimate.low > threshold
+    holds, fails = (below, above) if direction == "<" else (above, below)
+    label = LABELS[0] if holds else LABELS[1] if fails else LABELS[2]
+    return Verdict(label, claim, estimate, threshold, direction, dict(details or {}))

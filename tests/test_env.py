@@ -1,0 +1,92 @@
+"""nblib.env: seeding, device choice, thread caps and env_info (git SHA and dirty flag)."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+
+from nblib import env
+
+pytestmark = pytest.mark.usefixtures("nbenv")
+
+
+def _draw():
+    return random.random(), float(np.random.rand()), float(torch.rand(1))
+
+
+def test_seed_everything_reproduces_python_numpy_and_torch():
+    env.seed_everything(123)
+    first = _draw()
+    env.seed_everything(123)
+    assert _draw() == first
+    env.seed_everything(124)
+    assert _draw() != first
+    env.seed_everything(2**40 + 5)  # numpy needs a 32-bit seed; larger seeds are folded
+    assert len(_draw()) == 3
+
+
+def test_pick_device():
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert env.pick_device() == torch.device(expected)
+    assert env.pick_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match=r"device='gpu': must be one of \['auto', 'cpu', 'cuda'\]"):
+        env.pick_device("gpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="no CUDA device"):
+            env.pick_device("cuda")
+
+
+@pytest.fixture
+def restore_threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.usefixtures("restore_threads")
+def test_set_threads(monkeypatch):
+    assert env.set_threads(1) == 1 and torch.get_num_threads() == 1
+    monkeypatch.setenv("NBLIB_THREADS", "2")
+    assert env.set_threads() == 2 and torch.get_num_threads() == 2
+    assert env.set_threads(1) == 1  # an explicit count beats the environment
+    monkeypatch.delenv("NBLIB_THREADS")
+    import os
+    assert env.set_threads() == (os.cpu_count() or 1)
+
+
+def test_env_info_outside_git(nbenv):
+    info = env.env_info()
+    assert info["python"].count(".") == 2
+    assert info["torch"] == torch.__version__ and info["numpy"] == np.__version__
+    assert info["nblib"] and info["papermill"]
+    assert info["git_sha"] is None and info["git_dirty"] is None  # the fixture root is no git repo
+    assert info["device"] in ("cpu", "cuda")
+    assert info["threads"] == torch.get_num_threads() and info["cpu_count"] >= 1
+
+
+def _git(root, *args):
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false",
+                    *args], cwd=root, check=True, capture_output=True)
+
+
+def test_env_info_git_sha_and_dirty_flag(tmp_path, monkeypatch):
+    root = tmp_path / "repo"
+    (root / "nblib").mkdir(parents=True)
+    (root / "pyproject.toml").write_text("[project]\n")
+    (root / "nblib" / "x.py").write_text("x = 1\n")
+    monkeypatch.setenv("NBLIB_ROOT", str(root))
+    _git(root, "init", "-q")
+    _git(root, "add", ".")
+    _git(root, "commit", "-q", "-m", "init")
+    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True).stdout.strip()
+    info = env.env_info()
+    assert info["git_sha"] == sha and len(sha) == 40
+    assert info["git_dirty"] is False
+    (root / "untracked.txt").write_text("not part of the code\n")
+    assert env.env_info()["git_dirty"] is False  # untracked files do not make a run dirty
+    (root / "nblib" / "x.py").write_text("x = 2\n")
+    assert env.env_info()["git_dirty"] is True

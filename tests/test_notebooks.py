@@ -1,0 +1,67 @@
+"""Every notebook: committed clean, parameters cell == config, profiles valid, smoke run through the runner."""
+
+import dataclasses
+import math
+
+import nbformat
+import pytest
+
+from nblib.config import configure
+from nblib.runner import RunSpec, config_class, list_notebooks, parameters_cell, profiles, run_notebook
+from nblib.stats import LABELS
+
+NOTEBOOKS = list_notebooks()
+IDS = [nb.stem for nb in NOTEBOOKS]
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "no notebooks found under notebooks/"
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=IDS)
+def test_committed_without_outputs_or_papermill_metadata(nb_path):
+    nb = nbformat.read(nb_path, as_version=4)
+    nbformat.validate(nb)
+    assert "papermill" not in nb.metadata, "papermill metadata committed: was a run written over its input?"
+    assert "widgets" not in nb.metadata
+    assert nb.metadata.kernelspec.name == "python3"
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        assert "injected-parameters" not in tags, "an injected-parameters cell was committed"
+        assert "papermill" not in cell.metadata
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, f"outputs committed:\n{cell.source[:80]}"
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=IDS)
+def test_parameters_cell_is_the_config(nb_path):
+    declared = parameters_cell(nb_path)
+    cls = config_class(nb_path)
+    assert cls is not None, "metadata.nblib.config must name the notebook's config dataclass"
+    assert list(declared) == [f.name for f in dataclasses.fields(cls)], "parameters cell and config disagree"
+    assert declared["interactive"] is True
+    configure(cls, declared)  # the defaults themselves validate
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=IDS)
+def test_profiles_validate_and_smoke_exists(nb_path):
+    names = profiles(nb_path.stem)
+    assert {"default", "smoke", "full"} <= set(names)
+    for profile in names:
+        assert RunSpec(nb_path, profile).parameters()["interactive"] is False
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=IDS)
+def test_smoke_run(nb_path, tmp_path):
+    result = run_notebook(RunSpec(nb_path, "smoke"), root=tmp_path, timeout=300)
+    assert result["status"] == "ok", result.get("error")
+    assert (tmp_path / nb_path.stem / result["run_id"] / "report.html").is_file()
+    verdict = result["verdict"]
+    assert verdict["label"] in LABELS
+    est = verdict["estimate"]
+    assert est["low"] <= est["value"] <= est["high"] and all(map(math.isfinite, (est["low"], est["high"])))
+    invariants = result["values"]["invariants"]
+    assert invariants and all(invariants.values()), invariants
+    assert result["env"]["torch"] and result["duration_s"] > 0
+    assert list((tmp_path / nb_path.stem / result["run_id"] / "figures").glob("*.png"))
