@@ -6,7 +6,6 @@ import dataclasses
 import importlib
 import json
 import math
-import os
 import threading
 from pathlib import Path
 

@@ -7,6 +7,8 @@ module-scoped and session-scoped runs are shared to keep kernel starts few.
 from __future__ import annotations
 
 import json
+import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -15,9 +17,22 @@ from fixture_config import FixtureConfig
 
 from nblib.config import ConfigError
 from nblib.record import read_json
-from nblib.runner import (RunSpec, _thread_env, config_class, find_notebook, grid_points,
-                          list_notebooks, load_profile, parameters_cell, parse_value, profiles,
-                          publish_figures, run_many, run_notebook, sweep)
+from nblib.runner import (
+    RunSpec,
+    _thread_env,
+    config_class,
+    find_notebook,
+    grid_points,
+    list_notebooks,
+    load_profile,
+    parameters_cell,
+    parse_value,
+    profiles,
+    publish_figures,
+    run_many,
+    run_notebook,
+    sweep,
+)
 
 pytestmark = pytest.mark.usefixtures("nbenv")
 VALID = ["fail", "interactive", "lr", "mode", "n", "seed", "sleep", "steps", "widths"]
@@ -87,12 +102,13 @@ def test_unknown_parameter_lists_valid_names(nbenv):
 
 
 def test_unknown_name_in_a_profile_is_rejected(nbenv, tmp_path, monkeypatch):
-    (nbenv.root / "notebooks" / "profiles" / "01_fixture" / "typo.yaml").write_text("setps: 2\n")
-    try:
-        with pytest.raises(ConfigError, match=r"unknown parameter\(s\) \['setps'\]"):
-            RunSpec(nbenv.notebook, "typo").parameters()
-    finally:
-        (nbenv.root / "notebooks" / "profiles" / "01_fixture" / "typo.yaml").unlink()
+    root = tmp_path / "repo"
+    shutil.copytree(nbenv.root, root)
+    monkeypatch.setenv("NBLIB_ROOT", str(root))
+    (root / "notebooks" / "profiles" / "01_fixture" / "typo.yaml").write_text("setps: 2\n")
+    assert profiles("01_fixture") == ["default", "smoke", "typo"]
+    with pytest.raises(ConfigError, match=r"unknown parameter\(s\) \['setps'\] for 01_fixture"):
+        RunSpec(find_notebook("01"), "typo").parameters()
 
 
 @pytest.mark.parametrize("overrides, expected", [
@@ -201,8 +217,11 @@ def test_publish_figures_of_a_reference_run(executed_run, nbenv):
 @pytest.mark.notebooks
 def test_failing_run_is_recorded_and_the_sweep_goes_on(nbenv):
     seen = []
-    results = sweep("01", [{"fail": True}, {"seed": 1}], profile="smoke", workers=1, threads=1,
-                    on_result=seen.append)
+    # any Executor will do (the CLI sweep test covers the default process pool); one thread keeps
+    # this in-process and spares a worker start
+    with ThreadPoolExecutor(1) as pool:
+        results = sweep("01", [{"fail": True}, {"seed": 1}], profile="smoke", executor=pool,
+                        threads=1, on_result=seen.append)
     assert len(results) == 2 and len(seen) == 2
     by_status = {r["status"]: r for r in results}
     assert set(by_status) == {"ok", "failed"}

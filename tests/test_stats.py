@@ -8,8 +8,16 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from nblib.stats import (LABELS, Estimate, bootstrap_ci, fit_curve, linear_fit, mean_ci, paired,
-                         verdict)
+from nblib.stats import (
+    LABELS,
+    Estimate,
+    bootstrap_ci,
+    fit_curve,
+    linear_fit,
+    mean_ci,
+    paired,
+    verdict,
+)
 
 X = [0.61, 0.74, 0.58, 0.69, 0.80]
 

@@ -24,7 +24,7 @@ from nblib.stats import Estimate, mean_ci, paired, verdict
 
 SLUG = "09_mlp_in_context"
 MARGIN = 0.25  # the claim: the MLP's MSE is within 25% of ridge's (relative excess < 0.25)
-ICL_MIDPOINT = 0.5  # the IWL->ICL transition: where the MLP is halfway from dMMSE to ridge
+ICL_MIDPOINT = 0.5  # the IWL->ICL transition: the MLP halfway (in log MSE) from its k=1 to its k=inf MSE
 
 
 @dataclass(frozen=True)
@@ -251,10 +251,20 @@ def gap_closed(table: pd.DataFrame, model: str, L: int) -> Estimate:
 
 
 def icl_score(table: pd.DataFrame, L: int) -> pd.DataFrame:
-    """Per finite k and seed: 0 = MLP at dMMSE's true-distribution MSE (in-weights), 1 = at ridge."""
-    rows = table[(table.model == "mlp") & (table.context_len == L)].dropna(subset=["pool_size"]).copy()
-    rows["icl_score"] = (rows.dmmse_true - rows.mse_true) / (rows.dmmse_true - rows.ridge_true)
-    return rows[["pool_size", "seed", "icl_score", "mse_true", "dmmse_true", "ridge_true"]]
+    """Per finite k and seed, where the MLP sits between memorising and generalising, on fresh tasks:
+    0 = its MSE at the smallest pool (pure in-weights), 1 = its MSE at k = inf (pure in-context),
+    measured in log MSE. (A Bayes-anchored score, dMMSE vs ridge, is ill-posed at small d: a pool of a
+    few dozen vectors already covers R^d, so dMMSE ~ ridge while the finite-compute MLP sits above both.)"""
+    mlp = table[(table.model == "mlp") & (table.context_len == L)]
+    rows = []
+    for seed, grp in mlp.groupby("seed"):
+        finite = grp.dropna(subset=["pool_size"]).sort_values("pool_size")
+        lo = np.log(finite.mse_true.iloc[0])
+        hi = np.log(grp[grp.pool_size.isna()].mse_true.iloc[0])
+        for _, r in finite.iterrows():
+            rows.append(dict(pool_size=r.pool_size, seed=seed, mse_true=r.mse_true, mse_pool=r.mse_pool,
+                             dmmse_true=r.dmmse_true, icl_score=(lo - np.log(r.mse_true)) / (lo - hi)))
+    return pd.DataFrame(rows)
 
 
 def transition_k(scores: pd.DataFrame) -> dict[int, float | None]:
@@ -363,18 +373,21 @@ def describe_task(cfg: ICLConfig, pool_size: int | None = 16, n: int = 4096, see
     return {"sequence": seq, "baselines": pd.Series(base, name=f"MSE on the k={pool_size} pool")}
 
 
-def estimate_seconds(cfg: ICLConfig, workers: int = 1, probe_steps: int = 20) -> float:
-    """Wall-clock estimate of `run_all`, from timing a few steps of each network on this machine."""
+def estimate_seconds(cfg: ICLConfig, workers: int = 1, probe_steps: int = 40) -> float:
+    """Wall-clock estimate of `run_all`: per-step cost of each network timed on this machine as
+    the difference between a 2*probe_steps and a probe_steps run (set-up and evaluation cancel)."""
+    def timed(cond: Condition, steps: int) -> float:
+        probe = ICLConfig(**{**cfg.__dict__, "mlp_steps": steps, "transformer_steps": steps,
+                             "small_mlp_steps": steps, "n_evals": 2, "n_eval": 64})
+        return train_condition(probe, cond)["row"]["train_s"]
+
     per_step: dict[tuple, float] = {}
     total = 0.0
     for cond in conditions(cfg):
         key = (cond.model, cond.context_len)
         if key not in per_step:
-            probe = ICLConfig(**{**cfg.__dict__, "mlp_steps": probe_steps, "transformer_steps": probe_steps,
-                                 "small_mlp_steps": probe_steps, "n_evals": 2, "n_eval": 64})
-            t0 = time.perf_counter()
-            train_condition(probe, Condition(cond.model, None, cond.context_len, 0))
-            per_step[key] = (time.perf_counter() - t0) / probe_steps
+            probe_cond = Condition(cond.model, None, cond.context_len, 0)
+            per_step[key] = max(0.0, timed(probe_cond, 2 * probe_steps) - timed(probe_cond, probe_steps)) / probe_steps
         total += per_step[key] * budget(cfg, cond)[0]
     return total / max(1, workers)
 

@@ -1,0 +1,191 @@
+"""python -m nblib: run / sweep / report / list / doctor, in-process and as real subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from nblib.__main__ import main
+from nblib.runner import RunSpec
+
+pytestmark = pytest.mark.usefixtures("nbenv")
+VALID = "['fail', 'interactive', 'lr', 'mode', 'n', 'seed', 'sleep', 'steps', 'widths']"
+
+
+def _cli(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "nblib", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_unknown_parameter_fails_before_a_kernel_starts(nbenv, tmp_path):
+    t0 = time.monotonic()
+    proc = _cli("run", "01_fixture", "-p", "stepz", "5", cwd=tmp_path, timeout=60)
+    elapsed = time.monotonic() - t0
+    assert proc.returncode == 2, proc.stderr
+    assert f"error: unknown parameter(s) ['stepz'] for 01_fixture; valid names: {VALID}" in proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+    assert not nbenv.runs.exists()  # no run folder, no index: nothing was started
+    assert elapsed < 30, elapsed  # an import of nblib, no kernel start and no execution
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--profile", "smoke", "-p", "lr", "5"], "parameter lr=5: out of range, allowed [1e-06, 1.0] (learning rate)"),
+    (["-p", "steps", "ten"], "parameter steps='ten': expected int, got str"),
+    (["-p", "mode", "turbo"], "parameter mode='turbo': must be one of ['fast', 'slow']"),
+    (["-p", "widths", "[4, 0]"], "parameter widths=[4, 0]: element 0 out of range, allowed [1, 1024]"),
+    (["--profile", "full"], "profile 'full' not found for 01_fixture; available: ['default', 'smoke']"),
+])
+def test_bad_values_exit_2_naming_field_value_and_rule(nbenv, capsys, args, expected):
+    assert main(["run", "01", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and expected in err, err
+    assert not nbenv.runs.exists()
+
+
+def test_unknown_notebook(nbenv, capsys):
+    assert main(["run", "42"]) == 2
+    assert "notebook '42' not found; available: ['01_fixture']" in capsys.readouterr().err
+
+
+def test_sweep_with_a_bad_grid_value_starts_nothing(nbenv, capsys, tmp_path):
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("lr: [0.01, 3.0]\n")
+    assert main(["sweep", "01", "--grid", str(grid), "--profile", "smoke"]) == 2
+    assert "parameter lr=3.0: out of range" in capsys.readouterr().err
+    assert not nbenv.runs.exists()
+
+
+def test_list(nbenv, capsys):
+    assert main(["list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "01_fixture  (profiles: default, smoke)"
+    assert "    lr = 0.001  # learning rate" in lines
+    assert "    widths = [4, 8]  # layer widths (units)" in lines
+    assert "    interactive = True  # show the widgets (the runner sets False)" in lines
+    assert len(lines) == 1 + 9
+
+
+def test_doctor(nbenv, capsys):
+    code = main(["doctor"])
+    out = capsys.readouterr().out
+    info = json.loads(out[:out.rindex("}") + 1])
+    assert info["repo_root"] == str(nbenv.root.resolve()) and info["runs_dir"] == str(nbenv.runs)
+    assert "python3" in info["kernels"]
+    assert info["ipywidgets"] and info["nbconvert"] and info["torch"]
+    # the venv's python3 kernel runs this interpreter, so the doctor is satisfied
+    assert code == 0 and "warning" not in out
+
+
+@pytest.mark.notebooks
+def test_report_builds_the_index(executed_run, capsys):
+    assert main(["report", "--root", str(executed_run["runs"])]) == 0
+    out = capsys.readouterr().out
+    index = executed_run["runs"] / "index.html"
+    assert out.strip() == f"report index: {index}"
+    page = index.read_text()
+    assert "1 run(s)" in page and ">SUPPORTED</td>" in page and ">ok</td>" in page
+    assert f'href="01_fixture/{executed_run["run_id"]}/report.html"' in page
+
+
+def test_report_default_root(nbenv, capsys):
+    assert main(["report"]) == 0
+    assert capsys.readouterr().out.strip() == f"report index: {nbenv.runs / 'index.html'}"
+    assert "0 run(s)" in (nbenv.runs / "index.html").read_text()
+
+
+@pytest.mark.notebooks
+def test_run_of_a_recorded_run_is_skipped(executed_run, monkeypatch, capsys):
+    monkeypatch.setenv("NBLIB_RUNS", str(executed_run["runs"]))
+    assert main(["run", "01_fixture", "--profile", "smoke", "-p", "seed", "3"]) == 0
+    out = capsys.readouterr().out
+    assert f"[ok] 01_fixture {executed_run['run_id']} verdict=SUPPORTED" in out
+    assert "(already recorded, skipped)" in out and "report index:" in out
+
+
+# --- a sweep killed midway resumes --------------------------------------------------------------
+
+def _statuses(runs: Path) -> dict[str, dict]:
+    """run_id -> metrics of every run folder; every metrics.json present must parse."""
+    out = {}
+    for path in sorted(runs.glob("01_fixture/*/metrics.json")):
+        out[path.parent.name] = json.loads(path.read_text())  # raises on a half-written file
+    return out
+
+
+def _kill_tree(pid: int) -> None:
+    """SIGKILL the sweep's process group and every descendant (kernels run in their own sessions)."""
+    os.killpg(pid, signal.SIGSTOP)  # freeze the group so nothing new is spawned meanwhile
+    procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    os.killpg(pid, signal.SIGKILL)
+    for proc in procs:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(procs, timeout=15)
+
+
+@pytest.mark.notebooks
+@pytest.mark.timeout(420)
+def test_killed_sweep_resumes_without_redoing_finished_runs(nbenv, tmp_path):
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("seed: [0, 1, 2, 3]\n")
+    args = ["sweep", "01_fixture", "--grid", str(grid), "--profile", "smoke", "--workers", "1",
+            "--threads", "1", "-p", "sleep", "0.1"]
+    expected = {RunSpec(nbenv.notebook, "smoke", {"sleep": 0.1, "seed": s}).run_id() for s in range(4)}
+    assert len(expected) == 4
+    runs = nbenv.runs
+    with open(tmp_path / "first.log", "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "nblib", *args], cwd=tmp_path, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            statuses = {k: v.get("status") for k, v in _statuses(runs).items()}
+            if "ok" in statuses.values() and "running" in statuses.values():
+                break
+            assert proc.poll() is None, f"the sweep ended before it was killed: {statuses}\n" + \
+                (tmp_path / "first.log").read_text()
+            assert time.monotonic() < deadline, statuses
+            time.sleep(0.1)
+    finally:
+        if proc.poll() is None:
+            _kill_tree(proc.pid)
+        proc.wait(timeout=30)
+    killed_at = time.time()
+
+    before = _statuses(runs)  # parses every record left behind
+    assert set(before) <= expected
+    done = {k: v for k, v in before.items() if v["status"] == "ok"}
+    interrupted = {k for k, v in before.items() if v["status"] != "ok"}
+    assert done and interrupted and len(done) < 4
+    assert all(before[k]["status"] == "running" for k in interrupted)  # never looks complete
+    mtimes = {k: (runs / "01_fixture" / k / "metrics.json").stat().st_mtime_ns for k in done}
+    notebooks = {k: (runs / "01_fixture" / k / "notebook.ipynb").read_bytes() for k in done}
+
+    proc2 = _cli(*args, cwd=tmp_path, timeout=360)
+    assert proc2.returncode == 0, proc2.stdout + proc2.stderr
+    assert "4/4 ok" in proc2.stdout
+    skipped = [line for line in proc2.stdout.splitlines() if "(already recorded, skipped)" in line]
+    assert sorted(line.split()[2] for line in skipped) == sorted(done)
+
+    after = _statuses(runs)
+    assert set(after) == expected
+    assert all(m["status"] == "ok" and m["verdict"]["label"] == "SUPPORTED" for m in after.values())
+    for run_id, old in done.items():  # finished runs were not redone
+        assert after[run_id]["started"] == old["started"]
+        assert (runs / "01_fixture" / run_id / "metrics.json").stat().st_mtime_ns == mtimes[run_id]
+        assert (runs / "01_fixture" / run_id / "notebook.ipynb").read_bytes() == notebooks[run_id]
+    for run_id in interrupted:  # the interrupted run was redone from scratch
+        assert after[run_id]["finished"] >= time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(killed_at - 1))
+        assert (runs / "01_fixture" / run_id / "report.html").is_file()
+    leftovers = [p for p in runs.rglob("*.tmp")]
+    assert leftovers == []
