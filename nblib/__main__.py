@@ -85,8 +85,8 @@ def cmd_doctor(args) -> int:
     import json
     import subprocess
 
-    from nblib.env import env_info
     from nblib.env import _version as version
+    from nblib.env import env_info
     from nblib.paths import repo_root, runs_dir
 
     info = env_info()

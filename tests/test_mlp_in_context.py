@@ -75,7 +75,7 @@ def test_matched_compute_uses_the_smaller_budget():
     rows = []
     for model, flops, mse in [("mlp", [1, 10, 100], [1.0, 0.5, 0.2]), ("transformer", [1, 10], [1.0, 0.4])]:
         rows += [dict(model=model, seed=0, context_len=4, pool_size=None, flops=f, mse_true=m, ridge_true=0.1)
-                 for f, m in zip(flops, mse)]
+                 for f, m in zip(flops, mse, strict=True)]
     m = icl.matched_compute(pd.DataFrame(rows), 4).iloc[0]
     assert m.flops == 10 and m.mlp_excess == pytest.approx(4.0) and m.transformer_excess == pytest.approx(3.0)
 

@@ -7,7 +7,14 @@ import nbformat
 import pytest
 
 from nblib.config import configure
-from nblib.runner import RunSpec, config_class, list_notebooks, parameters_cell, profiles, run_notebook
+from nblib.runner import (
+    RunSpec,
+    config_class,
+    list_notebooks,
+    parameters_cell,
+    profiles,
+    run_notebook,
+)
 from nblib.stats import LABELS
 
 NOTEBOOKS = list_notebooks()
