@@ -165,11 +165,11 @@ def train_condition(cfg: ICLConfig, cond: Condition, device: torch.device | str 
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        if not math.isfinite(loss.item()):
-            raise FloatingPointError(f"{cond}: training loss became {loss.item()} at step {step}")
-        if step + 1 in checkpoints:
+        if step + 1 in checkpoints:  # evaluate (and check for divergence) only here: no per-step sync
             history.append(dict(step=step + 1, flops=flops_step * (step + 1),
                                 mse_true=mse(model, z_true, y_true), mse_pool=mse(model, z_pool, y_pool)))
+            if not math.isfinite(history[-1]["mse_true"]):
+                raise FloatingPointError(f"{cond}: held-out MSE became {history[-1]['mse_true']} at step {step + 1}")
     with torch.no_grad():
         base = dict(ridge_true=float(((ridge_predict(z_true, cfg.noise_var) - y_true) ** 2).mean()),
                     ridge_pool=float(((ridge_predict(z_pool, cfg.noise_var) - y_pool) ** 2).mean()),
@@ -351,82 +351,3 @@ def decide(table: pd.DataFrame, cfg: ICLConfig):
     return verdict(claim, excess, MARGIN, "<", details=dict(
         gap_closed=gap, mse_mlp=float(unrestricted(table, "mlp", cfg.context_len).mse_true.mean()),
         mse_ridge=float(unrestricted(table, "mlp", cfg.context_len).ridge_true.mean())))
-
-
-# ---------------------------------------------------------------- small views the cells and widget use
-
-
-def describe_task(cfg: ICLConfig, pool_size: int | None = 16, n: int = 4096, seed: int = 0) -> dict:
-    """One sequence as a table, and the baselines' MSEs on n held-out sequences of that task."""
-    task = RegressionTask(cfg.dim, cfg.context_len, cfg.noise_var, pool_size, pool_seed=seed)
-    g = torch.Generator().manual_seed(seed)
-    pool = task.pool()
-    z, y = task.sample(n, g, pool)
-    cols = [f"x{j + 1}" for j in range(cfg.dim)] + ["y"]
-    seq = pd.DataFrame(z[0].numpy(), columns=cols,
-                       index=[f"point {i + 1}" for i in range(cfg.context_len - 1)] + ["query"])
-    seq["target"] = [""] * (cfg.context_len - 1) + [f"{y[0]:.3f}"]
-    base = {"context-free (0)": float((y**2).mean()),
-            "ridge": float(((ridge_predict(z, cfg.noise_var) - y) ** 2).mean())}
-    if pool is not None:
-        base[f"dMMSE (k={pool_size})"] = float(((dmmse_predict(z, pool, cfg.noise_var) - y) ** 2).mean())
-    return {"sequence": seq, "baselines": pd.Series(base, name=f"MSE on the k={pool_size} pool")}
-
-
-def estimate_seconds(cfg: ICLConfig, workers: int = 1, probe_steps: int = 40) -> float:
-    """Wall-clock estimate of `run_all`: per-step cost of each network timed on this machine as
-    the difference between a 2*probe_steps and a probe_steps run (set-up and evaluation cancel)."""
-    def timed(cond: Condition, steps: int) -> float:
-        probe = ICLConfig(**{**cfg.__dict__, "mlp_steps": steps, "transformer_steps": steps,
-                             "small_mlp_steps": steps, "n_evals": 2, "n_eval": 64})
-        return train_condition(probe, cond)["row"]["train_s"]
-
-    per_step: dict[tuple, float] = {}
-    total = 0.0
-    for cond in conditions(cfg):
-        key = (cond.model, cond.context_len)
-        if key not in per_step:
-            probe_cond = Condition(cond.model, None, cond.context_len, 0)
-            per_step[key] = max(0.0, timed(probe_cond, 2 * probe_steps) - timed(probe_cond, probe_steps)) / probe_steps
-        total += per_step[key] * budget(cfg, cond)[0]
-    return total / max(1, workers)
-
-
-def explore(cfg: ICLConfig, cond: Condition, device: torch.device | str = "cpu") -> dict:
-    """Train one condition (the widget's action) and plot its learning curve against the baselines."""
-    import matplotlib.pyplot as plt
-
-    out = train_condition(cfg, cond, device)
-    hist, row = pd.DataFrame(out["history"]), out["row"]
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot(hist.step, hist.mse_true, "o-", label="network, fresh tasks")
-    if cond.pool_size is not None:
-        ax.plot(hist.step, hist.mse_pool, "s-", label="network, pretraining pool")
-        ax.axhline(row["dmmse_true"], ls=":", c="C2", label="dMMSE, fresh tasks")
-    ax.axhline(row["ridge_true"], ls="--", c="k", label="ridge, fresh tasks")
-    ax.set(xscale="log", yscale="log", xlabel="training step", ylabel="query MSE",
-           title=f"{cond.model}, k={cond.pool_size or '∞'}, L={cond.context_len}, seed {cond.seed}")
-    ax.legend(fontsize=8)
-    plt.show()
-    return out
-
-
-def plot_first_layer(model: MLP, dim: int, context_len: int):
-    """Heatmap of first-layer weights: hidden units (sorted by read-out weight) x input entries."""
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    W = model.first_layer().detach().numpy()  # (H, L*(d+1))
-    readout = model.net[-1].weight.detach().numpy()[0]  # (H,)
-    order = np.argsort(readout)
-    names = [f"x{j + 1}" for j in range(dim)] + ["y"]
-    cols = [f"{'q' if i == context_len - 1 else i + 1}:{n}" for i in range(context_len) for n in names]
-    fig, ax = plt.subplots(figsize=(10, 5.5))
-    lim = np.abs(W).max()
-    sns.heatmap(pd.DataFrame(W[order], columns=cols, index=[f"{r:+.2f}" for r in readout[order]]),
-                cmap="RdBu_r", vmin=-lim, vmax=lim, ax=ax, cbar_kws={"label": "weight"})
-    for i in range(1, context_len):
-        ax.axvline(i * (dim + 1), c="k", lw=0.5)
-    ax.set(xlabel="input entry (context point : feature; q = query)",
-           ylabel="hidden unit (label: its read-out weight)", title="one-hidden-layer MLP, first-layer weights")
-    return fig
