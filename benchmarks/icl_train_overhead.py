@@ -13,7 +13,7 @@ import time
 
 import torch
 
-from nblib.config import build
+from nblib.config import build, replace
 from nblib.data.tasks.icl_regression import RegressionTask
 from nblib.experiments import mlp_in_context as icl
 
@@ -37,7 +37,7 @@ def reference_loop(cfg: icl.ICLConfig, cond: icl.Condition, steps: int) -> float
 
 def nblib_loop(cfg: icl.ICLConfig, cond: icl.Condition, steps: int) -> float:
     """train_condition with the notebook's default evaluation schedule: returns steps/s."""
-    out = icl.train_condition(icl.ICLConfig(**{**cfg.__dict__, "mlp_steps": steps, "transformer_steps": steps}), cond)
+    out = icl.train_condition(replace(cfg, mlp_steps=steps, transformer_steps=steps, small_mlp_steps=steps), cond)
     return steps / out["row"]["train_s"]
 
 

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from nblib.config import replace
 from nblib.data.tasks.icl_regression import RegressionTask, dmmse_predict, ridge_predict
 from nblib.experiments.mlp_in_context import (
     Condition,
@@ -39,8 +40,8 @@ def estimate_seconds(cfg: ICLConfig, workers: int = 1, probe_steps: int = 40) ->
     """Wall-clock estimate of `run_all`: per-step cost of each network timed on this machine as
     the difference between a 2*probe_steps and a probe_steps run (set-up and evaluation cancel)."""
     def timed(cond: Condition, steps: int) -> float:
-        probe = ICLConfig(**{**cfg.__dict__, "mlp_steps": steps, "transformer_steps": steps,
-                             "small_mlp_steps": steps, "n_evals": 2, "n_eval": 64})
+        probe = replace(cfg, mlp_steps=steps, transformer_steps=steps, small_mlp_steps=steps,
+                        n_evals=2, n_eval=64)
         return train_condition(probe, cond)["row"]["train_s"]
 
     per_step: dict[tuple, float] = {}
