@@ -12,11 +12,12 @@ WORKERS ?= 2
 
 .PHONY: setup run reference test test-fast report lab bench doctor clean-runs
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements-nodeps.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(TORCH_SPEC)
 	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	@touch $(STAMP)
 
 setup: $(STAMP)  ## create .venv and install everything
@@ -42,6 +43,7 @@ lab: $(STAMP)  ## JupyterLab with the project's kernel registered
 
 bench: $(STAMP)  ## benchmarks (ratios against a reference loop in the same process)
 	$(PY) benchmarks/icl_train_overhead.py
+	$(PY) benchmarks/train_throughput.py
 
 doctor: $(STAMP)  ## versions, kernels, paths
 	$(PY) -m nblib doctor

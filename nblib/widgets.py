@@ -1,4 +1,5 @@
-"""Interactive controls: a form generated from a config dataclass, with a Run button.
+"""Interactive controls: a form generated from a config dataclass, with a Run button, and a
+checkpoint picker.
 
 The button calls the same step functions the notebook's cells call; widgets never hold the only
 copy of a result (headless runs never press buttons).
@@ -7,13 +8,18 @@ copy of a result (headless runs never press buttons).
 from __future__ import annotations
 
 import dataclasses
+import html
+import traceback
 import typing
 from collections.abc import Callable, Sequence
-from typing import Any, Literal, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
 
 import ipywidgets as W
 
 from nblib.config import ConfigError, replace
+
+if TYPE_CHECKING:  # importing them pulls in torch; the picker only needs a store-like object
+    from nblib.train.checkpoints import Checkpoint, CheckpointStore
 
 
 def _control(f: dataclasses.Field, tp: Any, value: Any) -> W.Widget:
@@ -84,5 +90,110 @@ class ConfigForm(W.VBox):
             self.button.disabled = True
             try:
                 return self.on_run(cfg)
+            finally:
+                self.button.disabled = False
+
+
+class CheckpointPicker(W.VBox):
+    """Pick a saved checkpoint: a branch, a step (exactly the steps the store holds), the sidecar
+    summary, and a button that calls `on_pick(checkpoint)` with its output (errors included)
+    shown under it. `.value` is the selected Checkpoint (None while the store is empty).
+
+    With `hub_repo`, a "hub revision" dropdown lists the repo's training-step branches
+    (`.hub_revision`, for `from_pretrained(hub_repo, revision=...)`); offline it says why instead.
+    """
+
+    _NONE = -1  # the step slider's placeholder value while a branch has no checkpoint
+
+    def __init__(self, store: CheckpointStore, on_pick: Callable[[Checkpoint], Any] | None = None,
+                 button: str = "Load", hub_repo: str | None = None):
+        self.store, self.on_pick, self.hub_repo = store, on_pick, hub_repo
+        style = {"description_width": "initial"}
+        self.branch = W.Dropdown(description="branch", style=style)
+        self.step = W.SelectionSlider(description="step", options=[("none", self._NONE)],
+                                      continuous_update=False, style=style)
+        self.info = W.HTML()
+        self.button = W.Button(description=button, button_style="primary", icon="download")
+        self.output = W.Output()
+        self._ckpts: dict[tuple[str, int], Checkpoint] = {}
+        self.branch.observe(lambda _: self._fill_steps(), "value")
+        self.step.observe(lambda _: self._show(), "value")
+        self.button.on_click(lambda _: self.pick())
+        children: list[W.Widget] = [self.branch, self.step, self.info]
+        if hub_repo is not None:
+            self.hub, self.hub_info = W.Dropdown(description="hub revision", style=style), W.HTML()
+            children += [self.hub, self.hub_info]
+            self._fill_hub()
+        super().__init__([*children, self.button, self.output])
+        self.refresh()
+
+    @property
+    def value(self) -> Checkpoint | None:
+        return self._ckpts.get((self.branch.value, self.step.value))
+
+    @property
+    def hub_revision(self) -> str | None:
+        return self.hub.value if self.hub_repo is not None else None
+
+    def refresh(self) -> None:
+        """Re-read the store, keeping the selection where it still exists."""
+        self._ckpts = {(c.branch, c.step): c for c in self.store.list()}
+        branches = sorted({b for b, _ in self._ckpts})
+        current = self.branch.value
+        self.branch.options = [(b or "main", b) for b in branches]
+        self.branch.value = current if current in branches else (branches[0] if branches else None)
+        self.branch.disabled = not branches
+        self._fill_steps()
+
+    def _fill_steps(self) -> None:
+        steps = sorted(s for b, s in self._ckpts if b == self.branch.value)
+        current = self.step.value
+        self.step.options = steps or [("none", self._NONE)]
+        self.step.value = current if current in steps else (steps[-1] if steps else self._NONE)
+        self.step.disabled = not steps
+        self._show()
+
+    def _show(self) -> None:
+        ckpt = self.value
+        self.button.disabled = ckpt is None
+        if ckpt is None:
+            self.info.value = f"<i>no checkpoints in {html.escape(str(self.store.root))} yet</i>"
+            return
+        parts = [f"<b>{ckpt.name}</b>", f"step {ckpt.step:,}"]
+        if isinstance(ckpt.meta.get("tokens"), int):
+            parts.append(f"tokens {ckpt.meta['tokens']:,}")
+        parts += [f"{html.escape(k)} {v:.4f}" for k, v in ckpt.meta.items()
+                  if k.endswith("loss") and isinstance(v, int | float) and not isinstance(v, bool)]
+        self.info.value = " · ".join(parts)
+
+    def _fill_hub(self) -> None:
+        from nblib.train.checkpoints import hub_revisions
+
+        try:
+            revisions = hub_revisions(self.hub_repo)
+            self.hub_info.value = f"{len(revisions)} step revisions of {html.escape(self.hub_repo)}"
+        except ConfigError as err:
+            revisions, self.hub_info.value = [], f"<i>{html.escape(str(err))}</i>"
+        self.hub.options, self.hub.disabled = revisions, not revisions
+
+    def pick(self) -> Any:
+        """What the button does: `on_pick(self.value)`, output and errors shown under the picker."""
+        self.output.clear_output()
+        with self.output:
+            ckpt = self.value
+            if ckpt is None:
+                print(f"nothing to load: no checkpoint in {self.store.root}")
+                return None
+            if self.on_pick is None:
+                print(f"picked {ckpt.name} ({ckpt.path})")
+                return ckpt
+            self.button.disabled = True
+            try:
+                return self.on_pick(ckpt)
+            except Exception as err:  # shown, not raised: a button has no caller to raise to
+                print(f"not loaded: {type(err).__name__}: {err}")
+                if not isinstance(err, ConfigError):
+                    traceback.print_exc()
+                return None
             finally:
                 self.button.disabled = False

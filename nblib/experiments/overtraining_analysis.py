@@ -1,0 +1,147 @@
+"""Notebook 14's statistics: slopes of sensitivity against log tokens-per-parameter, quadratic
+(U-curve) fits of post-fine-tuning loss, and the verdicts.
+
+The unit of replication is one pretraining run (a model size and a seed): every estimate is a
+statistic per run, then a mean with a t-interval (or a bootstrap) over runs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from nblib.stats import Estimate, Verdict, mean_ci, verdict
+
+UNIT = ["d_model", "seed"]  # one pretraining run
+
+
+def log_tpp(table: pd.DataFrame) -> np.ndarray:
+    return np.log2(table.tpp.to_numpy(float))
+
+
+def noise_deltas(sens: pd.DataFrame) -> pd.DataFrame:
+    """Mean loss rise over noise draws per run, budget and sigma."""
+    noise = sens[sens.probe == "noise"]
+    return noise.groupby([*UNIT, "params", "tpp", "sigma"], as_index=False).delta.mean()
+
+
+def quant_deltas(sens: pd.DataFrame) -> pd.DataFrame:
+    return sens[sens.probe.str.startswith("rtn")][[*UNIT, "params", "tpp", "delta"]]
+
+
+def slope_per_run(table: pd.DataFrame, y: str) -> pd.Series:
+    """Least-squares slope of `y` per doubling of tokens-per-parameter, one per run."""
+    return table.groupby(UNIT).apply(lambda g: np.polyfit(log_tpp(g), g[y].to_numpy(float), 1)[0],
+                                     include_groups=False)
+
+
+def slope(table: pd.DataFrame, y: str) -> Estimate:
+    """Mean over runs of the per-run slope of `y` against log2(tpp), with a 95% t-interval."""
+    return mean_ci(slope_per_run(table, y).to_numpy())
+
+
+def tuned_rows(ft: pd.DataFrame) -> pd.DataFrame:
+    """Per checkpoint, the fine-tuning run whose learning rate gave the lowest shifted-domain
+    validation loss (the reported losses are on other windows: test and pretraining-domain)."""
+    best = ft.loc[ft.groupby([*UNIT, "tpp"]).target_val.idxmin()]
+    return best.assign(ft_lr="tuned")
+
+
+def _centred(table: pd.DataFrame, y: str) -> pd.DataFrame:
+    """Per run, y minus that run's mean over budgets (sizes differ in level, not necessarily shape)."""
+    out = table[[*UNIT, "tpp", y]].copy()
+    out[y] = out[y] - out.groupby(UNIT)[y].transform("mean")
+    return out
+
+
+def _vertex(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(curvature c, vertex -b/2c) of the least-squares quadratic a + b x + c x^2."""
+    c, b, _ = np.polyfit(x, y, 2)
+    return c, (-b / (2 * c) if c != 0 else np.nan)
+
+
+def u_curve(table: pd.DataFrame, y: str, n_boot: int = 2000, seed: int = 0) -> dict:
+    """Is `y` against log2(tpp) U-shaped? Curvature per run (mean, t-interval); the vertex of the
+    run-averaged curve; and, from a bootstrap over runs, the share of resampled curves that have
+    their minimum inside the budget range (convex, vertex between the smallest and largest tpp)."""
+    x_all = log_tpp(table)
+    lo, hi = x_all.min(), x_all.max()
+    curvature = table.groupby(UNIT).apply(lambda g: _vertex(log_tpp(g), g[y].to_numpy(float))[0],
+                                          include_groups=False)
+    curves = _centred(table, y).pivot_table(index=UNIT, columns="tpp", values=y)  # (runs, budgets)
+    x = np.log2(curves.columns.to_numpy(float))
+    rng = np.random.default_rng(seed)
+    c_mean, vertex = _vertex(x, curves.mean().to_numpy())
+    vertex = vertex if c_mean > 0 else np.nan  # the mean curve is concave: it has no minimum
+    vertices, inside = [], 0
+    for _ in range(n_boot):
+        c, v = _vertex(x, curves.iloc[rng.integers(0, len(curves), len(curves))].mean().to_numpy())
+        if c > 0:  # a concave resample has no minimum
+            vertices.append(v)
+            inside += lo < v < hi
+    low, high = np.percentile(vertices, [2.5, 97.5]) if vertices else (np.nan, np.nan)
+    def tpp(v):  # log2 tpp back to tpp; a near-flat fit can put the vertex astronomically far
+        return float(2.0 ** np.clip(v, -1000, 1000))
+
+    return {"curvature": mean_ci(curvature.to_numpy()), "vertex_tpp": tpp(vertex),
+            "vertex_tpp_ci": (tpp(low), tpp(high)),
+            "share_minimum_inside": inside / n_boot, "range_tpp": (float(2 ** lo), float(2 ** hi))}
+
+
+def u_verdict(claim: str, fit: dict, level: float = 0.95) -> Verdict:
+    """SUPPORTED: curvature > 0 (whole interval) and at least `level` of the bootstrap curves have
+    their minimum inside the range; NOT SUPPORTED: curvature < 0 (whole interval), or at most
+    1 - `level` of them do (the curve is monotone over the budgets); otherwise INCONCLUSIVE."""
+    base = verdict(claim, fit["curvature"], 0.0, ">", details={k: v for k, v in fit.items() if k != "curvature"})
+    share = fit["share_minimum_inside"]
+    if base.label == "SUPPORTED" and share < level:
+        label = "NOT SUPPORTED" if share <= 1 - level else "INCONCLUSIVE"
+    elif base.label == "INCONCLUSIVE" and share <= 1 - level:
+        label = "NOT SUPPORTED"
+    else:
+        label = base.label
+    return Verdict(label, claim, base.estimate, 0.0, ">", base.details)
+
+
+def decide(sens: pd.DataFrame, ft: pd.DataFrame, sigma: float, fixed_lr: float) -> dict[str, Verdict]:
+    """The notebook's verdicts, each computed from the tables."""
+    noise = noise_deltas(sens)
+    out = {
+        "sensitivity": verdict(
+            f"Gaussian sensitivity (sigma={sigma}) grows with tokens per parameter: the loss rise "
+            "per doubling of TPP is > 0", slope(noise[noise.sigma == sigma], "delta"), 0.0, ">"),
+        "quantization": verdict(
+            "4-bit RTN quantization hurts more with more tokens per parameter: the loss rise per "
+            "doubling of TPP is > 0", slope(quant_deltas(sens), "delta"), 0.0, ">"),
+    }
+    fixed = u_curve(ft[ft.ft_lr == fixed_lr], "pretrain_after")
+    out["u_curve"] = u_verdict(
+        f"at a fixed fine-tuning LR ({fixed_lr:g}), pretraining-domain loss after fine-tuning is "
+        "U-shaped in log TPP (curvature > 0, minimum inside the range)", fixed)
+    tuned = u_verdict("with the LR tuned per checkpoint, the same U-shape remains",
+                      u_curve(tuned_rows(ft), "pretrain_after"))
+    if out["u_curve"].label != "SUPPORTED":
+        label = "INCONCLUSIVE"  # no U at a fixed LR: nothing for tuning to remove
+    else:
+        label = "SUPPORTED" if tuned.label != "SUPPORTED" else "NOT SUPPORTED"
+    out["tuning_removes"] = Verdict(
+        label, "tuning the fine-tuning LR per checkpoint removes the U-curve", tuned.estimate, 0.0,
+        "<", {"tuned_u_curve": tuned.label, **tuned.details})
+    return out
+
+
+def u_table(fits: dict[str, dict]) -> pd.DataFrame:
+    """One row per fitted curve: curvature with its CI, the vertex with its CI, inside or not."""
+    return pd.DataFrame([{"curve": name, "curvature": f["curvature"].value,
+                          "curvature_low": f["curvature"].low, "curvature_high": f["curvature"].high,
+                          "vertex_tpp": f["vertex_tpp"], "vertex_low": f["vertex_tpp_ci"][0],
+                          "vertex_high": f["vertex_tpp_ci"][1],
+                          "share_minimum_inside": f["share_minimum_inside"]}
+                         for name, f in fits.items()]).set_index("curve")
+
+
+def summary_table(ft: pd.DataFrame) -> pd.DataFrame:
+    """Post-fine-tuning losses per LR (and tuned) and budget: mean over runs, by size."""
+    both = pd.concat([ft.assign(ft_lr=ft.ft_lr.map(lambda v: f"{v:g}")), tuned_rows(ft)])
+    cols = ["target_test", "pretrain_after", "forgetting"]
+    return both.groupby(["d_model", "ft_lr", "tpp"])[cols].mean().round(4)

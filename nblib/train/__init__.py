@@ -1,0 +1,1 @@
+"""Training: a Trainer for tiny causal LMs, schedules, objectives, callbacks and a checkpoint store."""

@@ -1,0 +1,74 @@
+"""nblib.experiments.overtraining_analysis: slopes, U-curve fits and verdicts on synthetic tables
+whose answer is known."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nblib.experiments import overtraining_analysis as oa
+
+TPP = [8, 16, 32, 64, 128, 256]
+
+
+def table(f, noise=0.01, seeds=3, widths=(24, 32), seed=0):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame([{"d_model": w, "seed": s, "params": w * 500, "tpp": t,
+                          "y": f(np.log2(t)) + 0.1 * w / 32 + rng.normal(0, noise)}
+                         for w in widths for s in range(seeds) for t in TPP])
+
+
+def test_slope_recovers_a_known_trend():
+    est = oa.slope(table(lambda x: 0.02 * x), "y")
+    assert est.low < 0.02 < est.high and est.low > 0 and est.n == 6
+
+
+def test_u_curve_finds_an_interior_minimum():
+    fit = oa.u_curve(table(lambda x: 0.05 * (x - 5) ** 2), "y")  # minimum at 2^5 = 32
+    assert fit["curvature"].low > 0 and fit["share_minimum_inside"] > 0.99
+    assert fit["vertex_tpp_ci"][0] < 32 < fit["vertex_tpp_ci"][1]
+    assert oa.u_verdict("u", fit).label == "SUPPORTED"
+
+
+def test_a_monotone_curve_is_not_a_u():
+    falling = oa.u_curve(table(lambda x: -0.1 * x + 0.005 * x**2), "y")  # convex, minimum at 2^10
+    assert oa.u_verdict("u", falling).label == "NOT SUPPORTED"
+    concave = oa.u_curve(table(lambda x: -0.05 * (x - 5) ** 2), "y")
+    assert oa.u_verdict("u", concave).label == "NOT SUPPORTED"
+    flat = oa.u_curve(table(lambda x: 0 * x, noise=0.05), "y")
+    assert oa.u_verdict("u", flat).label in ("INCONCLUSIVE", "NOT SUPPORTED")
+
+
+def finetune_table(pretrain_after):
+    rows = []
+    for lr, shift in ((1e-3, 0.0), (3e-3, 0.1)):
+        t = table(lambda x, s=shift: pretrain_after(x) + s)
+        rows.append(t.assign(ft_lr=lr, pretrain_after=t.y, target_val=t.y - lr * 10, target_test=t.y,
+                             forgetting=0.0))
+    return pd.concat(rows, ignore_index=True)
+
+
+def sensitivity_table(slope):
+    t = table(lambda x: slope * x)
+    noise = t.assign(probe="noise", sigma=0.1, draw=0, delta=t.y, loss=t.y)
+    return pd.concat([noise, noise.assign(probe="rtn4", sigma=np.nan)], ignore_index=True)
+
+
+def test_decide_reads_the_tables():
+    verdicts = oa.decide(sensitivity_table(0.02), finetune_table(lambda x: 0.05 * (x - 5) ** 2),
+                         sigma=0.1, fixed_lr=3e-3)
+    assert verdicts["sensitivity"].label == "SUPPORTED" and verdicts["quantization"].label == "SUPPORTED"
+    assert verdicts["u_curve"].label == "SUPPORTED"
+    assert verdicts["tuning_removes"].label == "NOT SUPPORTED"  # the tuned LR has the same U
+    flat = oa.decide(sensitivity_table(-0.02), finetune_table(lambda x: -0.1 * x), 0.1, 3e-3)
+    assert flat["sensitivity"].label == "NOT SUPPORTED" and flat["u_curve"].label == "NOT SUPPORTED"
+    assert flat["tuning_removes"].label == "INCONCLUSIVE"  # nothing to remove
+
+
+def test_tuned_rows_pick_the_lowest_validation_loss_per_checkpoint():
+    ft = finetune_table(lambda x: 0 * x)
+    best = oa.tuned_rows(ft)
+    assert len(best) == 6 * 6 and (best.ft_lr == "tuned").all()
+    assert best.target_val.to_numpy() == pytest.approx(
+        ft.groupby(["d_model", "seed", "tpp"]).target_val.min().to_numpy())
+    assert set(oa.summary_table(ft).index.get_level_values("ft_lr")) == {"0.001", "0.003", "tuned"}
+    assert list(oa.u_table({"a": oa.u_curve(ft[ft.ft_lr == 1e-3], "pretrain_after")}).index) == ["a"]
