@@ -32,6 +32,9 @@ def test_u_curve_finds_an_interior_minimum():
 def test_a_monotone_curve_is_not_a_u():
     falling = oa.u_curve(table(lambda x: -0.1 * x + 0.005 * x**2), "y")  # convex, minimum at 2^10
     assert oa.u_verdict("u", falling).label == "NOT SUPPORTED"
+    saturating = oa.u_curve(table(lambda x: 2 ** (-x / 2), noise=0.002), "y")  # still falling at 256
+    assert saturating["curvature"].low > 0 and saturating["end_slope"].high < 0
+    assert oa.u_verdict("u", saturating).label == "NOT SUPPORTED"
     concave = oa.u_curve(table(lambda x: -0.05 * (x - 5) ** 2), "y")
     assert oa.u_verdict("u", concave).label == "NOT SUPPORTED"
     flat = oa.u_curve(table(lambda x: 0 * x, noise=0.05), "y")

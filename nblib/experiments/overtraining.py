@@ -65,7 +65,7 @@ class OvertrainConfig:
                                  low=0.0, high=10.0)
     noise_draws: int = param(3, "noise draws per sigma and checkpoint", low=1, high=100)
     quant_bits: int = param(4, "bits of the round-to-nearest per-channel quantization", low=2, high=8)
-    ft_lrs: list[float] = param([3e-4, 1e-3, 3e-3, 1e-2], "fine-tuning learning rates (the fixed grid)",
+    ft_lrs: list[float] = param([1e-3, 3e-3, 1e-2, 3e-2], "fine-tuning learning rates (the fixed grid)",
                                 item_low=1e-7, item_high=1.0)
     ft_steps: int = param(80, "fine-tuning optimizer steps", low=1, high=10**6)
     eval_windows: int = param(256, "held-out windows per loss evaluation", low=4, high=10**6)

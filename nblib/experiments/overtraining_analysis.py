@@ -44,7 +44,7 @@ def tuned_rows(ft: pd.DataFrame) -> pd.DataFrame:
     """Per checkpoint, the fine-tuning run whose learning rate gave the lowest shifted-domain
     validation loss (the reported losses are on other windows: test and pretraining-domain)."""
     best = ft.loc[ft.groupby([*UNIT, "tpp"]).target_val.idxmin()]
-    return best.assign(ft_lr="tuned")
+    return best.assign(chosen_lr=best.ft_lr, ft_lr="tuned")
 
 
 def _centred(table: pd.DataFrame, y: str) -> pd.DataFrame:
@@ -60,10 +60,12 @@ def _vertex(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return c, (-b / (2 * c) if c != 0 else np.nan)
 
 
-def u_curve(table: pd.DataFrame, y: str, n_boot: int = 2000, seed: int = 0) -> dict:
+def u_curve(table: pd.DataFrame, y: str, n_boot: int = 2000, seed: int = 0, tail: int = 3) -> dict:
     """Is `y` against log2(tpp) U-shaped? Curvature per run (mean, t-interval); the vertex of the
-    run-averaged curve; and, from a bootstrap over runs, the share of resampled curves that have
-    their minimum inside the budget range (convex, vertex between the smallest and largest tpp)."""
+    run-averaged curve; from a bootstrap over runs, the share of resampled curves that have their
+    minimum inside the budget range (convex, vertex between the smallest and largest tpp); and the
+    slope over the `tail` largest budgets per run (a U must actually turn up at the end: a
+    saturating, still-falling curve also fits a convex quadratic with a vertex near its end)."""
     x_all = log_tpp(table)
     lo, hi = x_all.min(), x_all.max()
     curvature = table.groupby(UNIT).apply(lambda g: _vertex(log_tpp(g), g[y].to_numpy(float))[0],
@@ -83,23 +85,26 @@ def u_curve(table: pd.DataFrame, y: str, n_boot: int = 2000, seed: int = 0) -> d
     def tpp(v):  # log2 tpp back to tpp; a near-flat fit can put the vertex astronomically far
         return float(2.0 ** np.clip(v, -1000, 1000))
 
-    return {"curvature": mean_ci(curvature.to_numpy()), "vertex_tpp": tpp(vertex),
+    largest = sorted(table.tpp.unique())[-tail:]
+    end_slope = slope(table[table.tpp.isin(largest)], y)
+    return {"curvature": mean_ci(curvature.to_numpy()), "end_slope": end_slope, "vertex_tpp": tpp(vertex),
             "vertex_tpp_ci": (tpp(low), tpp(high)),
             "share_minimum_inside": inside / n_boot, "range_tpp": (float(2 ** lo), float(2 ** hi))}
 
 
 def u_verdict(claim: str, fit: dict, level: float = 0.95) -> Verdict:
-    """SUPPORTED: curvature > 0 (whole interval) and at least `level` of the bootstrap curves have
-    their minimum inside the range; NOT SUPPORTED: curvature < 0 (whole interval), or at most
-    1 - `level` of them do (the curve is monotone over the budgets); otherwise INCONCLUSIVE."""
+    """SUPPORTED: curvature > 0 and the end slope > 0 (whole intervals) and at least `level` of the
+    bootstrap curves have their minimum inside the range. NOT SUPPORTED: curvature < 0 or end
+    slope < 0 (whole intervals: no upturn within the range), or at most 1 - `level` of the
+    bootstrap curves have an interior minimum. Otherwise INCONCLUSIVE."""
     base = verdict(claim, fit["curvature"], 0.0, ">", details={k: v for k, v in fit.items() if k != "curvature"})
-    share = fit["share_minimum_inside"]
-    if base.label == "SUPPORTED" and share < level:
-        label = "NOT SUPPORTED" if share <= 1 - level else "INCONCLUSIVE"
-    elif base.label == "INCONCLUSIVE" and share <= 1 - level:
+    share, end = fit["share_minimum_inside"], fit["end_slope"]
+    if base.label == "NOT SUPPORTED" or end.high < 0 or share <= 1 - level:
         label = "NOT SUPPORTED"
+    elif base.label == "SUPPORTED" and end.low > 0 and share >= level:
+        label = "SUPPORTED"
     else:
-        label = base.label
+        label = "INCONCLUSIVE"
     return Verdict(label, claim, base.estimate, 0.0, ">", base.details)
 
 
@@ -117,7 +122,8 @@ def decide(sens: pd.DataFrame, ft: pd.DataFrame, sigma: float, fixed_lr: float) 
     fixed = u_curve(ft[ft.ft_lr == fixed_lr], "pretrain_after")
     out["u_curve"] = u_verdict(
         f"at a fixed fine-tuning LR ({fixed_lr:g}), pretraining-domain loss after fine-tuning is "
-        "U-shaped in log TPP (curvature > 0, minimum inside the range)", fixed)
+        "U-shaped in log TPP (curvature > 0, minimum inside the range, rising over the largest "
+        "budgets)", fixed)
     tuned = u_verdict("with the LR tuned per checkpoint, the same U-shape remains",
                       u_curve(tuned_rows(ft), "pretrain_after"))
     if out["u_curve"].label != "SUPPORTED":
@@ -131,9 +137,12 @@ def decide(sens: pd.DataFrame, ft: pd.DataFrame, sigma: float, fixed_lr: float) 
 
 
 def u_table(fits: dict[str, dict]) -> pd.DataFrame:
-    """One row per fitted curve: curvature with its CI, the vertex with its CI, inside or not."""
+    """One row per fitted curve: curvature and end slope with CIs, the vertex with its CI, and the
+    bootstrap share of curves with an interior minimum."""
     return pd.DataFrame([{"curve": name, "curvature": f["curvature"].value,
                           "curvature_low": f["curvature"].low, "curvature_high": f["curvature"].high,
+                          "end_slope": f["end_slope"].value, "end_slope_low": f["end_slope"].low,
+                          "end_slope_high": f["end_slope"].high,
                           "vertex_tpp": f["vertex_tpp"], "vertex_low": f["vertex_tpp_ci"][0],
                           "vertex_high": f["vertex_tpp_ci"][1],
                           "share_minimum_inside": f["share_minimum_inside"]}

@@ -13,6 +13,7 @@ from nblib.data.corpora import corpus_split, describe
 from nblib.eval.lm_loss import eval_windows
 from nblib.experiments import overtraining as ot
 from nblib.experiments.overtraining_analysis import noise_deltas, quant_deltas, tuned_rows
+from nblib.train.callbacks import LivePlot, ProgressBar
 
 
 def describe_data(cfg: ot.OvertrainConfig, data: ot.Data) -> pd.DataFrame:
@@ -127,7 +128,9 @@ def probe_hub(cfg: ot.OvertrainConfig, repo: str, revision: str | None) -> None:
 def pretrain_view(cfg: ot.OvertrainConfig, data: ot.Data, picker) -> None:
     """The form's action: pretrain seed 0 of the first width (fills the store the picker shows)."""
     shape = ot.shapes(cfg)[0]
-    annealed, _ = ot.pretrain(cfg, shape, seed=0, data=data)
+    live = [ProgressBar(ot.steps_to_train(cfg)[shape.d_model], cfg.interactive, "pretrain seed 0"),
+            LivePlot(every=100, title=f"d_model={shape.d_model}, seed 0 (stable run and decay branches)")]
+    annealed, _ = ot.pretrain(cfg, shape, seed=0, data=data, callbacks=live)
     print(f"saved {len(annealed)} annealed checkpoints of d_model={shape.d_model} to "
           f"{ot.store_for(cfg, shape.d_model, 0).root}")
     picker.store = ot.store_for(cfg, shape.d_model, 0)

@@ -11,15 +11,15 @@ from nblib.train.trainer import Callback, Trainer
 
 
 class ProgressBar(Callback):
-    """A progress bar over steps (widget when interactive, plain text headless)."""
+    """A progress bar over `total` steps, which may span several fits and forks (a widget when
+    interactive, plain text headless)."""
 
     def __init__(self, total: int, interactive: bool, desc: str = "train"):
         self.total, self.interactive, self.desc, self.bar = total, interactive, desc, None
 
     def on_start(self, trainer: Trainer) -> None:
         if self.bar is None:
-            self.bar = progress(total=self.total, initial=trainer.step, desc=self.desc,
-                                interactive=self.interactive)
+            self.bar = progress(total=self.total, desc=self.desc, interactive=self.interactive)
 
     def on_step(self, trainer: Trainer, loss: torch.Tensor) -> None:
         self.bar.update(1)
@@ -28,7 +28,7 @@ class ProgressBar(Callback):
                                  refresh=False)
 
     def on_end(self, trainer: Trainer) -> None:
-        if trainer.step >= self.total and self.bar is not None:
+        if self.bar is not None and self.bar.n >= self.total:  # several fits (or forks) may share one bar
             self.bar.close()
 
 
@@ -42,8 +42,11 @@ class LivePlot(Callback):
 
     def _draw(self, trainer: Trainer) -> None:
         import matplotlib.pyplot as plt
+        from IPython import get_ipython
         from IPython.display import display
 
+        if get_ipython() is None:  # a script or a test: nothing to redraw into
+            return
         fig, ax = plt.subplots(figsize=(5, 3))
         for key, style in (("train_loss", "-"), ("val_loss", "o-")):
             rows = [h for h in trainer.history if key in h]
