@@ -21,7 +21,7 @@ KINDS = ("cosine", "wsd", "constant")
 class Schedule:
     """The shape of the learning rate over steps (multiplies the peak rate)."""
 
-    kind: str = "cosine"  # "cosine", "wsd" or "constant"
+    kind: str = "constant"  # "constant", "cosine" or "wsd"
     warmup_steps: int = 0  # linear warmup from 0 over these optimizer steps
     total_steps: int = 1  # cosine: the step at which the decay ends
     decay_start: int | None = None  # wsd: first step of the decay (None: stay stable forever)
