@@ -5,8 +5,14 @@ import torch
 
 from nblib.config import ConfigError
 from nblib.models.lm import LMShape, build_lm
-from nblib.models.sinks import (SinkLlamaForCausalLM, build_sink_lm, document_id, set_sink_masks,
-                                sink_masks, sink_set)
+from nblib.models.sinks import (
+    SinkLlamaForCausalLM,
+    build_sink_lm,
+    document_id,
+    set_sink_masks,
+    sink_masks,
+    sink_set,
+)
 
 SHAPE = LMShape(vocab_size=40, d_model=16, n_layers=2, n_heads=2, context=12, mlp_ratio=6.0)  # d_mlp 64
 

@@ -29,22 +29,24 @@ def plot_history(history: pd.DataFrame):
 
 
 def plot_frontier(final: pd.DataFrame):
-    """Validation loss against the natural-text gap: post-hoc unlearning of the standard model at
-    increasing strength (lines), and the three trained conditions (points). Error bars: 95% CI."""
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    """Validation loss against the memorisation gap (natural text, left; canaries, right):
+    post-hoc unlearning of the standard model at increasing strength (lines, from the standard
+    model itself), and the three trained conditions (points, 95% CI over seeds)."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     standard = final[final.method == "standard"]
-    for method, marker in (("gradient ascent", "v"), ("pruning", "s")):
-        rows = pd.concat([standard, final[final.method == method]])
-        curve = rows.groupby("strength")[["gap", "val_loss"]].mean().sort_index()
-        ax.plot(curve.gap, curve.val_loss, marker=marker, label=f"standard + {method}")
-    for method, marker in (("standard", "o"), ("dedup", "D"), ("sinks", "*")):
-        rows = final[final.method == method]
-        ax.errorbar(rows.gap.mean(), rows.val_loss.mean(), xerr=1.96 * rows.gap.sem(),
-                    yerr=1.96 * rows.val_loss.sem(), fmt=marker, ms=10, capsize=3, label=NAMES[method])
-    ax.set(xlabel="memorisation gap, natural text (nats/token)", ylabel="validation loss (nats/token)",
-           title="removing memorisation vs keeping general ability")
-    ax.set_ylim(top=min(ax.get_ylim()[1], final[final.method == "standard"].val_loss.mean() + 1.5))
-    ax.legend(fontsize=8)
+    for ax, gap, title in ((axes[0], "gap", "natural repeated passages"), (axes[1], "canary_gap", "random canaries")):
+        for method, marker in (("gradient ascent", "v"), ("pruning", "s")):
+            rows = pd.concat([standard, final[final.method == method]])
+            curve = rows.groupby("strength")[[gap, "val_loss"]].mean().sort_index()
+            ax.plot(curve[gap], curve.val_loss, marker=marker, label=f"standard + {method}")
+        for method, marker in (("standard", "o"), ("dedup", "D"), ("sinks", "*")):
+            rows = final[final.method == method]
+            ax.errorbar(rows[gap].mean(), rows.val_loss.mean(), xerr=1.96 * rows[gap].sem(),
+                        yerr=1.96 * rows.val_loss.sem(), fmt=marker, ms=10, capsize=3, label=NAMES[method])
+        ax.set(xlabel="memorisation gap: held-out − repeated loss (nats/token)", title=title)
+    axes[0].set(ylabel="validation loss (nats/token)")
+    axes[0].set_ylim(top=min(axes[0].get_ylim()[1], standard.val_loss.mean() + 1.5))
+    axes[1].legend(fontsize=8)
     return fig
 
 
