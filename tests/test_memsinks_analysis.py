@@ -30,10 +30,15 @@ def test_a_model_that_isolates_memorisation_gets_supported():
 
 
 def test_a_model_that_does_not_isolate_is_not_supported():
-    v = ma.decide(table(sinks_gap=0.9, sinks_val=3.0))
+    v = ma.decide(table(sinks_gap=0.95, sinks_val=3.0))
     assert v["gap_closed"].label == "NOT SUPPORTED"
     assert v["beats_dedup"].label == "NOT SUPPORTED"
-    assert v["dominates_pruning"].label == "NOT SUPPORTED"  # pruning reaches 0.9 at 2.85 < 3.0
+    assert v["dominates_pruning"].label == "NOT SUPPORTED"  # pruning reaches 0.9 < 0.95 at 2.85 < 3.0
+
+
+def test_a_tie_with_the_post_hoc_frontier_is_inconclusive():
+    v = ma.decide(table(sinks_gap=0.9, sinks_val=3.0))  # pruning reaches the same 0.9 gap
+    assert v["dominates_pruning"].label == "INCONCLUSIVE"
 
 
 def test_best_gap_falls_back_to_the_lowest_loss_setting():

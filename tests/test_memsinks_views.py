@@ -22,7 +22,8 @@ def test_figures_draw(run):
     _, results = run
     for fig in (views.plot_history(results.history), views.plot_frontier(results.final),
                 views.plot_extraction(results.final)):
-        assert all(ax.get_ylabel() for ax in fig.axes if ax.has_data())
+        drawn = [ax for ax in fig.axes if ax.has_data()]
+        assert drawn and drawn[0].get_ylabel()  # panels to its right share the y axis
 
 
 def test_explore_document_shows_sinks_on_and_off(run, capsys):

@@ -43,7 +43,7 @@ def plot_frontier(final: pd.DataFrame):
             rows = final[final.method == method]
             ax.errorbar(rows[gap].mean(), rows.val_loss.mean(), xerr=1.96 * rows[gap].sem(),
                         yerr=1.96 * rows.val_loss.sem(), fmt=marker, ms=10, capsize=3, label=NAMES[method])
-        ax.set(xlabel="memorisation gap: held-out − repeated loss (nats/token)", title=title)
+        ax.set(xlabel="held-out − repeated loss (nats/token)", title=f"memorisation gap: {title}")
     axes[0].set(ylabel="validation loss (nats/token)")
     axes[0].set_ylim(top=min(axes[0].get_ylim()[1], standard.val_loss.mean() + 1.5))
     axes[1].legend(fontsize=8)
