@@ -12,6 +12,8 @@ validated config. Every error names the field, the value and what would be accep
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import types
 import typing
 from collections.abc import Mapping
@@ -149,6 +151,13 @@ def configure(cls: type, namespace: Mapping[str, Any]) -> Any:
 def replace(cfg: Any, **changes: Any) -> Any:
     """A validated copy of `cfg` with `changes` applied (strict about names)."""
     return build(type(cfg), {**dataclasses.asdict(cfg), **changes})
+
+
+def fingerprint(cfg: Any, keys: typing.Iterable[str]) -> str:
+    """A short stable hash of the fields `keys` of `cfg` (names folders of what those fields shape,
+    e.g. checkpoints, so runs with other settings never read them)."""
+    blob = json.dumps({k: getattr(cfg, k) for k in keys}, sort_keys=True)
+    return hashlib.blake2b(blob.encode(), digest_size=5).hexdigest()
 
 
 def as_table(cfg: Any) -> str:

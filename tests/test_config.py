@@ -8,7 +8,7 @@ from typing import Literal
 
 import pytest
 
-from nblib.config import ConfigError, as_table, build, configure, field_help, param, replace
+from nblib.config import ConfigError, as_table, build, configure, field_help, fingerprint, param, replace
 
 
 @dataclass(frozen=True)
@@ -144,3 +144,14 @@ def test_field_help_and_table():
     lr_row = next(row for row in table if row.startswith("lr "))
     assert "0.001" in lr_row and lr_row.rstrip().endswith("peak learning rate")
     assert "[4, 8]" in next(row for row in table if row.startswith("widths"))
+
+
+def test_fingerprint_depends_only_on_the_named_fields():
+    @dataclass(frozen=True)
+    class C:
+        a: int = param(1, "a")
+        b: int = param(2, "b")
+
+    assert fingerprint(C(), ["a"]) == fingerprint(C(b=3), ["a"])
+    assert fingerprint(C(), ["a"]) != fingerprint(C(a=3), ["a"])
+    assert len(fingerprint(C(), ["a", "b"])) == 10

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from nblib.config import ConfigError, build
+from nblib.config import ConfigError, build, replace
 from nblib.experiments import memsinks as ms
 from nblib.models.sinks import SinkMLP, build_sink_lm, document_id, sink_masks
 
@@ -78,3 +78,10 @@ def test_too_much_data_asked_of_the_corpus_fails_clearly(cfg):
     huge = build(ms.SinksConfig, {**TINY, "steps": 10**6, "batch_size": 64})
     with pytest.raises(ConfigError, match="passages"):
         ms.load_data(huge)
+
+
+def test_checkpoint_folders_are_keyed_by_what_shapes_the_weights(cfg):
+    """A default run's checkpoints are never listed by a smoke run (or a test) of another size."""
+    folder = ms.store_for(cfg, "sinks", 0).root
+    assert folder == ms.store_for(replace(cfg, prune_counts=[2], seeds=2), "sinks", 0).root
+    assert folder != ms.store_for(replace(cfg, steps=cfg.steps + 1), "sinks", 0).root

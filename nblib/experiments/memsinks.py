@@ -18,7 +18,7 @@ from multiprocessing import get_context
 import pandas as pd
 import torch
 
-from nblib.config import ConfigError, param
+from nblib.config import ConfigError, fingerprint, param
 from nblib.data.corpora import PACKAGED
 from nblib.data.tokenizer import load_tokens
 from nblib.eval.extraction import extraction, sequence_losses
@@ -188,8 +188,13 @@ class MemorisationLog(Callback):
             self.rows.append({"step": trainer.step, **measure(trainer.model, self.cfg, self.data, extract=False)})
 
 
+TRAINING_FIELDS = ("corpus", "vocab_size", "context", "d_model", "n_layers", "n_heads", "d_mlp", "n_sink",
+                   "n_active", "n_repeated", "n_canaries", "repeats", "steps", "batch_size", "lr", "eval_every")
+
+
 def store_for(cfg: SinksConfig, condition: str, seed: int) -> CheckpointStore:
-    return CheckpointStore(checkpoints_dir(SLUG, f"{condition}-seed{seed}"))
+    """Checkpoints of one condition and seed, in a folder keyed by every field that shapes them."""
+    return CheckpointStore(checkpoints_dir(SLUG, fingerprint(cfg, TRAINING_FIELDS), f"{condition}-seed{seed}"))
 
 
 def train_condition(cfg: SinksConfig, condition: str, seed: int, data: Data, device="cpu",

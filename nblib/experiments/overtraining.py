@@ -10,8 +10,6 @@ rates. The analysis (slopes and quadratic fits over seeds) lives in `overtrainin
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -20,7 +18,7 @@ from multiprocessing import get_context
 import pandas as pd
 import torch
 
-from nblib.config import ConfigError, param
+from nblib.config import ConfigError, fingerprint, param
 from nblib.data.corpora import PACKAGED
 from nblib.data.tokenizer import load_tokens
 from nblib.eval.lm_loss import eval_windows, mean_loss
@@ -169,10 +167,8 @@ def load_data(cfg: OvertrainConfig) -> Data:
 
 def config_key(cfg: OvertrainConfig) -> str:
     """A short hash of everything that determines the pretrained weights (names checkpoint folders)."""
-    keys = ("corpus", "vocab_size", "context", "batch_size", "n_layers", "n_heads", "tpp", "lr",
-            "warmup_steps", "decay_fraction")
-    blob = json.dumps({k: getattr(cfg, k) for k in keys}, sort_keys=True)
-    return hashlib.blake2b(blob.encode(), digest_size=5).hexdigest()
+    return fingerprint(cfg, ("corpus", "vocab_size", "context", "batch_size", "n_layers", "n_heads",
+                             "tpp", "lr", "warmup_steps", "decay_fraction"))
 
 
 def store_for(cfg: OvertrainConfig, width: int, seed: int) -> CheckpointStore:
