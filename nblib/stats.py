@@ -70,6 +70,26 @@ def bootstrap_ci(x: Sequence[float], statistic: Callable[[np.ndarray], float] = 
     return Estimate(float(statistic(x)), float(lo), float(hi), level, len(x))
 
 
+def weighted_bootstrap(statistic: Callable[[np.ndarray], np.ndarray], n_units: int, level: float = 0.95,
+                       n_boot: int = 4000, seed: int = 0) -> Estimate:
+    """Percentile bootstrap over `n_units` independent units (e.g. eval items, each with several
+    rows) for statistics written as functions of per-unit weights: `statistic(w)` takes a
+    (B, n_units) matrix of resampling counts and returns (B,) values; w = ones gives the estimate.
+    Ratios of sums, and paired differences of them, are then exact and vectorised."""
+    if n_units < 2:
+        raise ValueError(f"need at least 2 units to bootstrap, got {n_units}")
+    rng = np.random.default_rng(seed)
+    weights = rng.multinomial(n_units, np.full(n_units, 1 / n_units), size=n_boot).astype(float)
+    boots = np.asarray(statistic(weights), float)
+    boots = boots[np.isfinite(boots)]  # a resample with an empty denominator has no value
+    value = float(np.asarray(statistic(np.ones((1, n_units))), float)[0])
+    if len(boots) < n_boot / 2 or not np.isfinite(value):
+        nan = float("nan")
+        return Estimate(value, nan, nan, level, n_units)
+    lo, hi = np.quantile(boots, [0.5 - level / 2, 0.5 + level / 2])
+    return Estimate(value, float(lo), float(hi), level, n_units)
+
+
 def linear_fit(x: Sequence[float], y: Sequence[float], level: float = 0.95) -> dict[str, Estimate]:
     """OLS y = intercept + slope * x (statsmodels), each coefficient with its interval and p-value."""
     import statsmodels.api as sm

@@ -8,7 +8,16 @@ from typing import Literal
 
 import pytest
 
-from nblib.config import ConfigError, as_table, build, configure, field_help, fingerprint, param, replace
+from nblib.config import (
+    ConfigError,
+    as_table,
+    build,
+    configure,
+    field_help,
+    fingerprint,
+    param,
+    replace,
+)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from nblib.stats import (
     mean_ci,
     paired,
     verdict,
+    weighted_bootstrap,
 )
 
 X = [0.61, 0.74, 0.58, 0.69, 0.80]
@@ -133,3 +134,13 @@ def test_verdict_from_real_estimates_and_bad_direction():
     assert verdict("a beats b", better, 0.0, ">").label == "SUPPORTED"
     with pytest.raises(ValueError, match="direction='>='"):
         verdict("x", better, 0.0, ">=")
+
+
+def test_weighted_bootstrap_of_a_ratio_of_sums():
+    num, den = np.array([1.0, 0, 1, 1, 0, 1, 1, 1]), np.array([1.0, 1, 1, 2, 1, 1, 2, 1])
+    est = weighted_bootstrap(lambda w: (w @ num) / (w @ den), len(num), n_boot=2000)
+    assert est.value == pytest.approx(6 / 10) and est.low < 0.6 < est.high and est.n == 8
+    same = weighted_bootstrap(lambda w: (w @ den) / (w @ den), len(den), n_boot=200)
+    assert same.low == same.high == 1
+    with pytest.raises(ValueError, match="at least 2"):
+        weighted_bootstrap(lambda w: w[:, 0], 1)
