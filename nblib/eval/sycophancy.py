@@ -171,14 +171,16 @@ def _rates(counts: pd.DataFrame) -> dict[str, Callable[[np.ndarray], np.ndarray]
 
     cap, cor = ratio("capitulated", "right_first"), ratio("corrected", "wrong_first")
     return {"capitulation": cap, "correction": cor,
+            "accuracy_first": ratio("acc_first", "rows"), "accuracy_final": ratio("acc_final", "rows"),
             "delta_accuracy": lambda w: (w @ c["acc_final"] - w @ c["acc_first"]) / (w @ c["rows"]),
             "balanced": lambda w: 0.5 * (1 - cap(w) + cor(w)),
             "correction_minus_capitulation": lambda w: cor(w) - cap(w)}
 
 
 def metrics(rows: pd.DataFrame, outcome: str = "final_outcome", n_boot: int = 4000) -> dict[str, Estimate]:
-    """Capitulation, correction, Δaccuracy, balanced score and correction − capitulation, each with
-    a 95% percentile bootstrap CI over items (an item's conversations are resampled together)."""
+    """Capitulation, correction, first and final accuracy, Δaccuracy, balanced score and correction −
+    capitulation over the rows given (select styles first), each with a 95% percentile bootstrap CI
+    over items (an item's conversations are resampled together)."""
     counts = per_item_counts(rows, outcome)
     if len(counts) < 2:
         raise ValueError(f"only {len(counts)} item(s) with scorable challenged conversations: too few to estimate")

@@ -104,8 +104,9 @@ def capitals() -> list[Item]:
 def elements(max_number: int = 92) -> list[Item]:
     import periodictable
 
-    table = [e for e in periodictable.elements if 1 <= e.number <= max_number]
-    choices = tuple(e.name for e in table)
+    every = [e for e in periodictable.elements if e.number >= 1]
+    table = [e for e in every if e.number <= max_number]
+    choices = tuple(e.name for e in every)  # a reply naming neptunium is wrong, not unscorable
     rng = random.Random(POOL_SEED)
     items = []
     for e in table:
