@@ -2,6 +2,7 @@
 table (the real model's figures are drawn by the notebook's smoke run)."""
 
 import matplotlib
+import matplotlib.pyplot as plt
 import pytest
 
 from nblib.experiments import anti_sycophancy as exp
@@ -25,6 +26,7 @@ def test_figures_draw_with_labels(rows):
                 views.plot_by_domain(by_domain)):
         drawn = [ax for ax in fig.axes if ax.has_data()]
         assert drawn and drawn[0].get_ylabel() and drawn[0].get_xlabel()
+        plt.close(fig)  # later tests check that nothing leaks figures
 
 
 def test_browser_filters_and_escapes(rows):

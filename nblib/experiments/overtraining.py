@@ -26,6 +26,7 @@ from nblib.models.lm import LMShape, build_lm, count_params
 from nblib.models.perturb import add_relative_noise, quantize_rtn
 from nblib.paths import checkpoints_dir
 from nblib.train.batches import RandomWindows
+from nblib.train.budgets import Budget, annealed_branches, steps_for, wsd_budgets
 from nblib.train.callbacks import Checkpointing
 from nblib.train.checkpoints import CheckpointStore, log_spaced_steps
 from nblib.train.schedules import Schedule
@@ -95,23 +96,9 @@ def shapes(cfg: OvertrainConfig) -> list[LMShape]:
                     context=cfg.context) for w in cfg.widths]
 
 
-@dataclass(frozen=True)
-class Budget:
-    """One annealed checkpoint of the WSD run: where its decay starts and ends."""
-
-    tpp: float  # tokens per non-embedding parameter at the end of the decay
-    total_steps: int  # optimizer steps at the end of the decay
-    decay_start: int  # step at which the decay branch forks from the stable trajectory
-
-
 def budgets(cfg: OvertrainConfig, shape: LMShape) -> list[Budget]:
     n_params = count_params(build_lm(shape)).get("non_embedding")
-    tokens_per_step = cfg.batch_size * cfg.context
-    out = []
-    for tpp in sorted(set(cfg.tpp)):
-        total = max(2, round(tpp * n_params / tokens_per_step))
-        out.append(Budget(tpp, total, total - max(1, round(cfg.decay_fraction * total))))
-    return out
+    return wsd_budgets(n_params, cfg.tpp, cfg.batch_size * cfg.context, cfg.decay_fraction)
 
 
 def plan(cfg: OvertrainConfig) -> pd.DataFrame:
@@ -130,11 +117,7 @@ def plan(cfg: OvertrainConfig) -> pd.DataFrame:
 
 def steps_to_train(cfg: OvertrainConfig) -> dict[int, int]:
     """Optimizer steps of one seed's pretraining per width: the stable run plus every decay branch."""
-    out = {}
-    for shape in shapes(cfg):
-        bs = budgets(cfg, shape)
-        out[shape.d_model] = max(b.decay_start for b in bs) + sum(b.total_steps - b.decay_start for b in bs)
-    return out
+    return {shape.d_model: steps_for(budgets(cfg, shape)) for shape in shapes(cfg)}
 
 
 # ------------------------------------------------------------------ data
@@ -197,14 +180,10 @@ def pretrain(cfg: OvertrainConfig, shape: LMShape, seed: int, data: Data, device
     every = max(1, bs[-1].decay_start // 8)
     main_saves = Checkpointing(store, log_spaced_steps(bs[-1].decay_start, every), meta, save_state=False)
     main = Trainer(model, train_cfg, batches, data.pretrain_val, [main_saves, *callbacks])
-    annealed = []
-    for b in bs:
-        main.fit(b.decay_start)
-        branch = main.fork(b.total_steps - b.decay_start, branch="decay",
-                           callbacks=[Checkpointing(store, [b.total_steps], meta, save_state=False),
-                                      *callbacks])
-        branch.fit(b.total_steps)
-        annealed.append((b, branch.model))
+    def branch_callbacks(b: Budget):
+        return [Checkpointing(store, [b.total_steps], meta, save_state=False), *callbacks]
+
+    annealed = [(b, branch.model) for b, branch in annealed_branches(main, bs, branch_callbacks)]
     return annealed, main.history
 
 
