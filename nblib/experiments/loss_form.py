@@ -30,8 +30,8 @@ from nblib.train.schedules import Schedule
 from nblib.train.trainer import TrainConfig, Trainer
 
 SLUG = "03_loss_functional_form"
-TRAINING_FIELDS = ("corpus", "vocab_size", "context", "batch_size", "n_layers", "n_heads", "lr", "lr_width",
-                   "warmup_steps", "decay_fraction", "eval_windows")
+TRAINING_FIELDS = ("corpus", "vocab_size", "context", "batch_size", "n_layers", "n_heads", "tpp", "lr",
+                   "lr_width", "warmup_steps", "decay_fraction", "eval_windows")  # a job adds width and seed
 
 
 @dataclass(frozen=True)

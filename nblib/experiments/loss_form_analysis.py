@@ -25,6 +25,19 @@ def fit_forms(points: pd.DataFrame, train: np.ndarray, forms: list[str], starts:
     return {name: scaling.fit(name, p.N, p.D, p.loss, starts=starts) for name in forms}
 
 
+def in_sample(points: pd.DataFrame, test: np.ndarray, forms: list[str], starts: int | None = 50
+              ) -> dict[str, dict]:
+    """Each form fitted on every point: can the form describe the whole range at all? Returns its
+    parameters and its mean |log residual| on the high-ratio points it was now fitted on."""
+    out = {}
+    for name in forms:
+        f = scaling.fit(name, points.N, points.D, points.loss, starts=starts)
+        held = points[test]
+        out[name] = {"params": f.params,
+                     "high_ratio_mae": float(np.abs(scaling.residuals(f, held.N, held.D, held.loss)).mean())}
+    return out
+
+
 def with_residuals(points: pd.DataFrame, fits: dict[str, scaling.Fit]) -> pd.DataFrame:
     """Long table: every point's log residual (log actual − log predicted) under every form."""
     return pd.concat([points.assign(form=name, residual=scaling.residuals(f, points.N, points.D, points.loss))

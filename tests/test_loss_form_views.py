@@ -1,0 +1,22 @@
+"""nblib.experiments.loss_form_views: the three figures draw, labelled, on a synthetic grid."""
+
+import matplotlib
+import matplotlib.pyplot as plt
+
+from nblib.experiments import loss_form_analysis as analysis
+from nblib.experiments import loss_form_views as views
+
+matplotlib.use("Agg")
+
+
+def test_figures_draw_with_labels(scaling_grid):
+    points = scaling_grid(seeds=2)
+    train, _ = analysis.masks(points, 64, 128)
+    fits = analysis.fit_forms(points, train, ["chinchilla", "kaplan"], starts=10)
+    long = analysis.with_residuals(points, fits)
+    for fig in (views.plot_loss_curves(points, fits["chinchilla"], 64, 128),
+                views.plot_residuals(long, 64, 128), views.plot_predicted_vs_actual(long, 128)):
+        drawn = [ax for ax in fig.axes if ax.has_data()]
+        assert drawn and drawn[0].get_xlabel() and drawn[0].get_ylabel()
+        plt.close(fig)
+    assert set(long.form) == {"chinchilla", "kaplan"} and len(long) == 2 * len(points)
