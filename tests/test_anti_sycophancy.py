@@ -59,3 +59,15 @@ def test_tables_from_a_real_run(run):
     assert table.capitulation.between(0, 1).all() and (table["items"] >= 2).all()
     shares = exp.first_accuracy(rows)
     assert shares.sum(axis=1).round(6).eq(1).all()
+
+
+def test_the_interactive_evaluation_runs_one_draw_and_reuses_the_model(capsys):
+    from nblib.experiments import anti_sycophancy_views as views
+
+    cfg = build(exp.SycophancyConfig, {**TINY, "seeds": 1, "constructions": ["pre-filled"]})
+    rows = views.evaluate(cfg)
+    assert set(rows.seed) == {0} and (rows.construction == "pre-filled").all()
+    assert "capitulation" in capsys.readouterr().out  # the metrics table is shown
+    loaded = dict(views._backends)
+    views.evaluate(cfg)
+    assert views._backends == loaded  # the model is loaded once per (backend, model, endpoint)
