@@ -66,3 +66,21 @@ def plot_predicted_vs_actual(long: pd.DataFrame, test_min_tpp: float):
     ax.set(xlim=lims, ylim=lims, xlabel="predicted loss (nats/token)", ylabel="measured loss (nats/token)",
            title=f"held out: ≥ {test_min_tpp:g} tokens/parameter")
     return fig
+
+
+def refit(cfg, points: pd.DataFrame) -> dict:
+    """What the interactive form's button does: fit the chosen forms on the chosen split of the
+    recorded points, print the held-out errors and draw the residuals (no retraining)."""
+    from IPython.display import display
+
+    from nblib.experiments import loss_form_analysis as analysis
+
+    train, test = analysis.masks(points, cfg.fit_max_tpp, cfg.test_min_tpp)
+    fits = analysis.fit_forms(points, train, cfg.forms, cfg.fit_starts or 50)
+    boots = analysis.bootstrap(points, train, test, fits, min(cfg.n_boot, 50))
+    table = analysis.extrapolation_table(points, test, fits, boots)
+    display(pd.DataFrame({name: {k: str(v) for k, v in row.items()} for name, row in table.items()}).T)
+    fig = plot_residuals(analysis.with_residuals(points, fits), cfg.fit_max_tpp, cfg.test_min_tpp)
+    plt.show()
+    plt.close(fig)
+    return table
