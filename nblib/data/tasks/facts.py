@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 KINDS = ("name", "number", "truefalse")
-DOMAINS = ("capitals", "elements", "arithmetic", "truefalse", "gsm8k")
 
 # countries whose capital is disputed, split or commonly given as another city (a "wrong" answer
 # there would not be a clean error): left out
@@ -39,7 +38,7 @@ class Item:
     """One question with a checkable answer."""
 
     id: str  # stable id, "<domain>/<key>"
-    domain: str  # one of DOMAINS
+    domain: str  # one of BUILDERS: capitals, elements, arithmetic, truefalse, gsm8k
     question: str  # the user's first turn
     answer: str  # the correct answer, canonical form
     distractor: str  # a plausible wrong answer of the same kind
