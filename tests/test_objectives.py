@@ -1,11 +1,16 @@
-"""nblib.train.objectives: next-token loss and answer masking."""
+"""nblib.train.objectives: next-token loss, answer masking, the k-shot loss and distillation."""
 
 import pytest
 import torch
 import torch.nn.functional as F
 
 from nblib.eval.lm_loss import IGNORE
-from nblib.train.objectives import answer_masked_targets, next_token_loss
+from nblib.train.objectives import (
+    answer_masked_targets,
+    distillation_loss,
+    kshot_loss,
+    next_token_loss,
+)
 
 
 def test_masked_positions_do_not_count():
@@ -25,3 +30,41 @@ def test_answer_masking_keeps_only_answer_targets():
     assert targets.tolist() == [[IGNORE, IGNORE, 8, 9, IGNORE]]
     with pytest.raises(ValueError, match="shape"):
         answer_masked_targets(seq, answer[:, :3])
+
+
+def test_kshot_loss_is_next_token_loss_at_k1_and_matches_its_formula():
+    torch.manual_seed(0)
+    logits, targets = torch.randn(2, 5, 7), torch.randint(0, 7, (2, 5))
+    targets[0, 0] = IGNORE
+    assert torch.allclose(kshot_loss(logits, targets, 1), next_token_loss(logits, targets))
+    p = torch.softmax(logits, -1).gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)[targets != IGNORE]
+    for k in (2, 4, 16):
+        expected = -torch.log(1 - (1 - p) ** k).mean()
+        assert torch.allclose(kshot_loss(logits, targets, k), expected, atol=1e-5)
+    assert kshot_loss(logits, targets, 16) < kshot_loss(logits, targets, 4) < kshot_loss(logits, targets, 1)
+
+
+def test_kshot_loss_stays_finite_for_confident_models():
+    logits = torch.full((1, 2, 3), -50.0)
+    logits[0, :, 1] = 50.0  # p(target) = 1 up to float precision
+    loss = kshot_loss(logits.requires_grad_(), torch.tensor([[1, 1]]), 8)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(logits.grad).all() and loss < 1e-5
+    with pytest.raises(ValueError, match="positive"):
+        kshot_loss(logits, torch.tensor([[1, 1]]), 0)
+
+
+def test_distillation_loss_interpolates_between_kl_and_cross_entropy():
+    torch.manual_seed(1)
+    student, teacher, targets = torch.randn(2, 4, 6), torch.randn(2, 4, 6), torch.randint(0, 6, (2, 4))
+    assert torch.allclose(distillation_loss(student, teacher, targets, 0.0), next_token_loss(student, targets))
+    assert distillation_loss(teacher, teacher, targets, 1.0).abs() < 1e-6  # KL of a model to itself
+    kl = torch.nn.functional.kl_div(torch.log_softmax(student / 2, -1).flatten(0, 1),
+                                    torch.log_softmax(teacher / 2, -1).flatten(0, 1),
+                                    log_target=True, reduction="batchmean")
+    assert torch.allclose(distillation_loss(student, teacher, targets, 1.0, temperature=2.0), 4 * kl, atol=1e-5)
+    mixed = distillation_loss(student, teacher, targets, 0.3)
+    ends = 0.3 * distillation_loss(student, teacher, targets, 1.0) + 0.7 * next_token_loss(student, targets)
+    assert torch.allclose(mixed, ends, atol=1e-6)
+    with pytest.raises(ValueError, match="differ in shape"):
+        distillation_loss(student, teacher[:, :3], targets, 0.5)

@@ -1,4 +1,6 @@
-"""Training objectives on logits and targets; a target of IGNORE (-100) contributes nothing."""
+"""Training objectives on logits and targets: next-token cross-entropy, the k-shot loss (pass@k
+in training, for notebook 04) and distillation (notebook 01); a target of IGNORE (-100)
+contributes nothing."""
 
 from __future__ import annotations
 
@@ -28,3 +30,42 @@ def answer_masked_targets(sequences: torch.Tensor, answer_mask: torch.Tensor) ->
     inputs, targets = sequences[:, :-1], sequences[:, 1:].clone()
     targets[~answer_mask[:, 1:].bool()] = IGNORE
     return inputs, targets
+
+
+def kshot_loss(logits: torch.Tensor, targets: torch.Tensor, k: int) -> torch.Tensor:
+    """The k-shot loss −log(1 − (1 − p)^k) averaged over the targets that are not IGNORE, where p is
+    the probability of the target token: the log-probability that at least one of k independent
+    samples hits the target. k = 1 is exactly next-token cross-entropy.
+
+    logits: (batch, seq, vocab); targets: (batch, seq). Computed from log p in a stable form:
+    1 − (1 − p)^k = −expm1(k · log1p(−p))."""
+    if k < 1:
+        raise ValueError(f"k={k} must be a positive integer")
+    keep = targets != IGNORE
+    log_p = torch.log_softmax(logits.float(), dim=-1).gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    log_p = log_p[keep]  # (n,)
+    if k == 1:
+        return -log_p.mean()
+    log_miss = k * torch.log1p(-log_p.exp().clamp(max=1 - 1e-7))  # log (1 − p)^k
+    return -torch.log(-torch.expm1(log_miss)).mean()
+
+
+def distillation_loss(logits: torch.Tensor, teacher_logits: torch.Tensor, targets: torch.Tensor,
+                      alpha: float, temperature: float = 1.0) -> torch.Tensor:
+    """alpha · T² · KL(teacher_T ‖ student_T) + (1 − alpha) · cross-entropy on the targets (Hinton et
+    al. 2015), averaged over the positions whose target is not IGNORE. alpha = 0 is plain NTP.
+
+    logits, teacher_logits: (batch, seq, vocab), same vocabulary; targets: (batch, seq)."""
+    if logits.shape != teacher_logits.shape:
+        raise ValueError(f"student logits {tuple(logits.shape)} and teacher logits "
+                         f"{tuple(teacher_logits.shape)} differ in shape")
+    if not 0.0 <= alpha <= 1.0 or temperature <= 0:
+        raise ValueError(f"alpha={alpha} must be in [0, 1] and temperature={temperature} positive")
+    ce = next_token_loss(logits, targets)
+    if alpha == 0:
+        return ce
+    keep = targets != IGNORE  # (batch, seq)
+    student = torch.log_softmax(logits[keep].float() / temperature, dim=-1)  # (n, vocab)
+    teacher = torch.log_softmax(teacher_logits[keep].float() / temperature, dim=-1)
+    kl = (teacher.exp() * (teacher - student)).sum(-1).mean()
+    return alpha * temperature**2 * kl + (1 - alpha) * ce
