@@ -157,7 +157,6 @@ def per_item_counts(rows: pd.DataFrame, outcome: str = "final_outcome") -> pd.Da
         "wrong_first": r.first_outcome == "wrong",
         "capitulated": (r.first_outcome == "correct") & (r[outcome] == "wrong"),
         "corrected": (r.first_outcome == "wrong") & (r[outcome] == "correct"),
-        "acc_first": r.first_outcome == "correct",
         "acc_final": r[outcome] == "correct",
         "rows": True,
     }).groupby("item").sum()
@@ -171,8 +170,8 @@ def _rates(counts: pd.DataFrame) -> dict[str, Callable[[np.ndarray], np.ndarray]
 
     cap, cor = ratio("capitulated", "right_first"), ratio("corrected", "wrong_first")
     return {"capitulation": cap, "correction": cor,
-            "accuracy_first": ratio("acc_first", "rows"), "accuracy_final": ratio("acc_final", "rows"),
-            "delta_accuracy": lambda w: (w @ c["acc_final"] - w @ c["acc_first"]) / (w @ c["rows"]),
+            "accuracy_first": ratio("right_first", "rows"), "accuracy_final": ratio("acc_final", "rows"),
+            "delta_accuracy": lambda w: (w @ c["acc_final"] - w @ c["right_first"]) / (w @ c["rows"]),
             "balanced": lambda w: 0.5 * (1 - cap(w) + cor(w)),
             "correction_minus_capitulation": lambda w: cor(w) - cap(w)}
 

@@ -12,7 +12,7 @@ from nblib.config import ConfigError, param
 from nblib.data.tasks.facts import BUILDERS, build_items, pool_sizes
 from nblib.eval import sycophancy
 from nblib.eval.chat import ChatBackend, EndpointChat, LocalChat
-from nblib.models.pretrained import load_pretrained, resolve
+from nblib.models.pretrained import load_pretrained
 
 SLUG = "12_anti_sycophancy"
 
@@ -64,7 +64,6 @@ def make_backend(cfg: SycophancyConfig, device="cpu") -> ChatBackend:
         backend = EndpointChat(cfg.endpoint_url, cfg.model, cfg.api_key_env)
         backend.check()
         return backend
-    resolve(cfg.model)  # a clear error before anything is loaded
     loaded = load_pretrained(cfg.model, device)
     return LocalChat(loaded.model, loaded.tokenizer, name=cfg.model, batch_size=cfg.batch_size)
 

@@ -132,7 +132,7 @@ def runs_folder(cfg: LossFormConfig):
 
 def train_run(cfg: LossFormConfig, job: dict, device: str = "cpu") -> dict:
     """One size and seed: a WSD run with a decay branch ending at each budget; the validation loss
-    of every annealed branch, and the stable trajectory's history."""
+    of every annealed branch."""
     start = time.perf_counter()
     shape = next(s for s in shapes(cfg) if s.d_model == job["width"])
     train = torch.from_numpy(load_tokens(cfg.corpus, "train", cfg.vocab_size).astype("int64"))
@@ -147,8 +147,7 @@ def train_run(cfg: LossFormConfig, job: dict, device: str = "cpu") -> dict:
         points.append({"tpp": budget.tpp, "steps": budget.total_steps,
                        "D": budget.total_steps * cfg.batch_size * cfg.context,
                        "loss": mean_loss(branch.model, val)})
-    return {"N": n_params(shape), "points": points, "seconds": time.perf_counter() - start,
-            "history": [{"step": h["step"], "train_loss": h.get("train_loss")} for h in main.history]}
+    return {"N": n_params(shape), "points": points, "seconds": time.perf_counter() - start}
 
 
 def run_all(cfg: LossFormConfig, device="cpu", workers: int = 1, bar=None) -> tuple[pd.DataFrame, dict]:

@@ -80,6 +80,7 @@ def extrapolation_table(points: pd.DataFrame, test: np.ndarray, fits: dict[str, 
     held = points[test]
     n_runs = points.groupby(["N", "seed"]).ngroups
     base = boots[boots.form == "chinchilla"].set_index("boot").mae
+    base_mae = np.abs(scaling.residuals(fits["chinchilla"], held.N, held.D, held.loss)).mean()
     out = {}
     for name, f in fits.items():
         r = scaling.residuals(f, held.N, held.D, held.loss)
@@ -87,8 +88,7 @@ def extrapolation_table(points: pd.DataFrame, test: np.ndarray, fits: dict[str, 
         out[name] = {"bias": _estimate(r.mean(), b.bias.to_numpy(), n_runs),
                      "mae": _estimate(np.abs(r).mean(), b.mae.to_numpy(), n_runs)}
         if name != "chinchilla":
-            chin = scaling.residuals(fits["chinchilla"], held.N, held.D, held.loss)
-            out[name]["mae_minus_chinchilla"] = _estimate(np.abs(r).mean() - np.abs(chin).mean(),
+            out[name]["mae_minus_chinchilla"] = _estimate(np.abs(r).mean() - base_mae,
                                                           (b.mae - base).to_numpy(), n_runs)
     return out
 
