@@ -68,3 +68,15 @@ def test_distillation_loss_interpolates_between_kl_and_cross_entropy():
     assert torch.allclose(mixed, ends, atol=1e-6)
     with pytest.raises(ValueError, match="differ in shape"):
         distillation_loss(student, teacher[:, :3], targets, 0.5)
+
+
+def test_teacherless_targets_hide_the_answer_from_the_inputs():
+    from nblib.train.objectives import teacherless_targets
+
+    seqs = torch.tensor([[5, 6, 7, 8, 9, 0]])  # prompt 5 6, answer 7 8 9, pad
+    mask = torch.tensor([[False, False, True, True, True, False]])
+    inputs, targets = teacherless_targets(seqs, mask, dummy_id=4)
+    ntp_inputs, ntp_targets = answer_masked_targets(seqs, mask)
+    assert inputs.tolist() == [[5, 6, 4, 4, 4]]  # answer tokens replaced by the dummy
+    assert torch.equal(targets, ntp_targets) and targets.tolist() == [[IGNORE, 7, 8, 9, IGNORE]]
+    assert torch.equal(ntp_inputs, seqs[:, :-1])

@@ -69,3 +69,17 @@ def distillation_loss(logits: torch.Tensor, teacher_logits: torch.Tensor, target
     teacher = torch.log_softmax(teacher_logits[keep].float() / temperature, dim=-1)
     kl = (teacher.exp() * (teacher - student)).sum(-1).mean()
     return alpha * temperature**2 * kl + (1 - alpha) * ce
+
+
+def teacherless_targets(sequences: torch.Tensor, answer_mask: torch.Tensor,
+                        dummy_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs and targets for the teacherless (multi-token) objective (Bachmann & Nagarajan 2024;
+    the "hybrid" training of Nagarajan et al. 2025 mixes these rows with NTP rows).
+
+    As `answer_masked_targets`, but every answer token in the inputs is replaced by `dummy_id`: the
+    position of the i-th answer token predicts answer token i + 1 having seen the prompt and i
+    dummies, never the earlier answer tokens. sequences, answer_mask: (batch, seq + 1); returns
+    inputs (batch, seq) and targets (batch, seq)."""
+    inputs, targets = answer_masked_targets(sequences, answer_mask)
+    inputs = inputs.masked_fill(answer_mask[:, :-1].bool(), dummy_id)
+    return inputs, targets
