@@ -6,8 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import yaml
-
 from nblib.config import ConfigError
 
 
@@ -49,13 +47,17 @@ def cmd_run(args) -> int:
 
 def cmd_sweep(args) -> int:
     from nblib.report import build_index
-    from nblib.runner import find_notebook, parse_value, sweep
+    from nblib.runner import parse_value
+    from nblib.sweep import SweepConfig, load_grid, sweep
 
-    grid = yaml.safe_load(Path(args.grid).read_text())
-    fixed = {name: parse_value(value) for name, value in args.param}
-    results = sweep(find_notebook(args.notebook), grid, profile=args.profile, fixed=fixed,
-                    workers=args.workers, threads=args.threads, timeout=args.timeout,
-                    force=args.force, on_result=_print_result, kernel=args.kernel)
+    if args.scheduler and args.workers != 1:
+        raise ConfigError("--workers sizes a local process pool; with --scheduler the cluster's "
+                          "workers run the sweep (give one or the other)")
+    cfg = SweepConfig(args.notebook, load_grid(args.grid), profile=args.profile,
+                      fixed={name: parse_value(value) for name, value in args.param},
+                      scheduler=args.scheduler, workers=args.workers, threads=args.threads,
+                      timeout=args.timeout, force=args.force, kernel=args.kernel)
+    results = sweep(cfg, on_result=_print_result)
     print(f"{sum(r.get('status') == 'ok' for r in results)}/{len(results)} ok; "
           f"report index: {build_index()}")
     return 0 if all(r.get("status") == "ok" for r in results) else 1
@@ -129,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("sweep", help="one run per point of a YAML grid, resumable")
     p.add_argument("notebook")
     p.add_argument("--grid", required=True, help="YAML: {name: [values]} or a list of {name: value}")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run on a Dask cluster (e.g. tcp://head:8786) instead of local processes")
     _run_options(p)
     p.set_defaults(func=cmd_sweep)
     p = sub.add_parser("report", help="render missing HTML reports and the index")
