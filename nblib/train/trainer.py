@@ -2,8 +2,9 @@
 
 AdamW (weight decay on matrices only), a learning-rate `Schedule`, gradient clipping, periodic
 evaluation on fixed held-out windows, callbacks (progress, live plot, checkpoints), any objective
-on (logits, targets), WSD decay branches (`fork`), and exact resume from a checkpoint. On CPU the
-same seed gives the same run bit for bit.
+on (logits, targets) (one that sets `uses_inputs` is also given the inputs and the step), WSD decay
+branches (`fork`), and exact resume from a checkpoint. On CPU the same seed gives the same run bit
+for bit.
 """
 
 from __future__ import annotations
@@ -80,7 +81,10 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         logits = self.model(input_ids=inputs).logits  # (batch, seq, vocab)
-        loss = self.objective(logits, targets)
+        if getattr(self.objective, "uses_inputs", False):  # e.g. distillation: a teacher reads the inputs
+            loss = self.objective(logits, targets, inputs=inputs, step=self.step)
+        else:
+            loss = self.objective(logits, targets)
         loss.backward()
         if self.cfg.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)

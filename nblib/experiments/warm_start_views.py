@@ -1,0 +1,93 @@
+"""Notebook 01's figures and its interactive step."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from nblib.experiments.warm_start_analysis import SCRATCH, deltas, per_budget
+
+
+def _colours(conditions) -> dict:
+    kd = [c for c in dict.fromkeys(conditions) if c != SCRATCH]
+    return {SCRATCH: "black", **dict(zip(kd, sns.color_palette("tab10", len(kd)), strict=True))}
+
+
+def plot_loss_vs_compute(final: pd.DataFrame, teacher_loss: float):
+    """Held-out loss against compute per condition (mean over seeds, 95% CI), against the student's
+    FLOPs and against total FLOPs (teacher forward passes included); the teacher's loss dashed."""
+    colours = _colours(final.condition)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), sharey=True)
+    for ax, x, label in ((axes[0], "student_flops", "student training FLOPs"),
+                         (axes[1], "total_flops", "total FLOPs (student + teacher forward)")):
+        for condition, g in final.groupby("condition", sort=False):
+            stats = g.groupby("tpp").agg(x=(x, "mean"), mean=("loss", "mean"), sem=("loss", "sem")).reset_index()
+            ax.errorbar(stats.x, stats["mean"], yerr=1.96 * stats["sem"].fillna(0), marker="o", ms=4, capsize=2,
+                        color=colours[condition], lw=1.8 if condition == SCRATCH else 1.2, label=condition)
+        ax.axhline(teacher_loss, color="grey", ls="--", lw=1, label="teacher (mean over seeds)")
+        ax.set(xscale="log", xlabel=label)
+    axes[0].set(ylabel="held-out loss (nats/token)")
+    axes[1].legend(fontsize=8, title="condition")
+    return fig
+
+
+def plot_delta_vs_compute(final: pd.DataFrame, reach_teacher: float):
+    """Distilled minus scratch loss at matched compute per condition (mean over seeds, 95% CI), for
+    both matchings; below 0 distillation wins. Dotted: the compute at which scratch reaches the
+    teacher's loss."""
+    colours = _colours(final.condition)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.4), sharey=True)
+    for ax, matching in zip(axes, ("student", "total"), strict=True):
+        table = per_budget(deltas(final, matching))
+        for condition, g in table.groupby("condition", sort=False):
+            yerr = np.vstack([g.delta - g.low, g.high - g.delta])
+            ax.errorbar(g.compute, g.delta, yerr=np.nan_to_num(yerr), marker="o", ms=4, capsize=2,
+                        color=colours[condition], label=condition)
+        ax.axhline(0, color="black", lw=0.8)
+        if np.isfinite(reach_teacher):
+            ax.axvline(reach_teacher, color="grey", ls=":", lw=1.2, label="scratch reaches the teacher's loss")
+        ax.set(xscale="log", xlabel=f"{matching} FLOPs", title=f"matched on {matching} FLOPs")
+    axes[0].set(ylabel="Δ loss: distilled − scratch (nats/token)")
+    axes[1].legend(fontsize=8)
+    return fig
+
+
+def plot_curves(curves: pd.DataFrame, kd_end: dict[str, float], teacher_loss: float):
+    """Held-out loss along the largest-budget run of each condition (mean over seeds); a dotted line
+    in the condition's colour where its distillation phase ends."""
+    colours = _colours(curves.condition)
+    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    sns.lineplot(curves, x="tokens", y="loss", hue="condition", palette=colours, errorbar=("ci", 95), ax=ax)
+    for condition, tokens in kd_end.items():
+        if np.isfinite(tokens):
+            ax.axvline(tokens, color=colours[condition], ls=":", lw=1.2)
+    ax.axhline(teacher_loss, color="grey", ls="--", lw=1, label="teacher")
+    ax.set(xscale="log", xlabel="training tokens", ylabel="held-out loss (nats/token)",
+           title="largest budget: dotted lines mark where each KD phase ends")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def explore(cfg, device="cpu") -> pd.DataFrame:
+    """What the interactive form's button does: train the chosen conditions and budgets for seed 0
+    (runs already recorded are loaded) and show each one's loss against scratch's."""
+    from IPython.display import display
+
+    from nblib.config import replace
+    from nblib.experiments import warm_start as ws
+    from nblib.progress import progress
+
+    cfg = replace(cfg, seeds=1)
+    teachers = ws.run_teachers(cfg, device)
+    bar = progress(total=len(ws.student_jobs(cfg)), desc="student runs", interactive=True)
+    final, _ = ws.run_students(cfg, device, bar=bar)
+    bar.close()
+    table = per_budget(deltas(final, "total"))[["condition", "tpp", "compute", "delta"]]
+    print(f"teacher loss {teachers.loss.iloc[0]:.3f}; Δ = distilled − scratch at matched total FLOPs (seed 0):")
+    display(table.pivot(index="tpp", columns="condition", values="delta").round(4))
+    fig = plot_loss_vs_compute(final, teachers.loss.mean())
+    plt.show()
+    plt.close(fig)
+    return table

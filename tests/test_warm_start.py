@@ -1,0 +1,77 @@
+"""nblib.experiments.warm_start: config rules, budgets and compute, and a tiny real grid (teacher,
+scratch, distilled students) that is recorded and resumes."""
+
+import pytest
+
+from nblib.config import ConfigError, build, replace
+from nblib.experiments import warm_start as ws
+
+TINY = dict(interactive=False, seeds=1, tpp=[4, 6, 8], conditions=["linear:0.5", "constant:0.5"],
+            headline="linear:0.5", teacher_tpp=20, context=16, batch_size=16, eval_windows=16, curve_points=3,
+            teacher_width=8, student_width=16)
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return build(ws.WarmStartConfig, TINY)
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(conditions=["linear"]), "KD schedule"),
+    (dict(conditions=["linear:0.3", "linear:0.3"], headline="linear:0.3"), "without repeats"),
+    (dict(headline="cosine:0.3"), "is not one of conditions"),
+    (dict(tpp=[4, 8]), "at least 3 budgets"),
+    (dict(tpp=[0.05, 4, 8]), "too few to warm up"),
+    (dict(corpus="wikipedia"), "corpus"),
+    (dict(student_width=18), "head size"),
+])
+def test_bad_configs_fail_before_any_training(change, message):
+    with pytest.raises(ConfigError, match=message):
+        build(ws.WarmStartConfig, {**TINY, **change})
+
+
+def test_budgets_and_compute(cfg):
+    plan = ws.plan(cfg, corpus_tokens=1_000_000)
+    n = ws.n_params(ws.shape(cfg, cfg.student_width))
+    assert (abs(plan.tokens / n / plan.tpp - 1) < 0.1).all()
+    assert (plan["KD steps constant:0.5"] == plan.steps).all()
+    assert (plan["KD steps linear:0.5"] < plan.steps).all()
+    scratch = ws.scratch_budgets(cfg)
+    # scratch's extra budget covers the most expensive distilled run (all its steps with the teacher on)
+    assert scratch[-1].total_steps >= plan.steps.max() * (1 + ws.teacher_forward_share(cfg))
+    assert 0 < ws.teacher_forward_share(cfg) < 1 / 3  # a smaller model's forward pass only
+
+
+def test_results_are_keyed_by_what_shapes_them(cfg):
+    assert ws.teachers_folder(cfg) == ws.teachers_folder(replace(cfg, student_width=32, lr=1e-2, seeds=3))
+    assert ws.teachers_folder(cfg) != ws.teachers_folder(replace(cfg, teacher_tpp=40))
+    assert ws.students_folder(cfg) == ws.students_folder(replace(cfg, seeds=3, conditions=["step:0.3"],
+                                                                 headline="step:0.3", tpp=[2, 4, 8]))
+    assert ws.students_folder(cfg) != ws.students_folder(replace(cfg, temperature=2.0))
+    assert ws.students_folder(cfg) != ws.students_folder(replace(cfg, teacher_tpp=40))  # another teacher
+
+
+def test_a_student_without_its_teacher_is_a_clear_error(cfg, tmp_path, monkeypatch):
+    monkeypatch.setattr(ws, "teachers_folder", lambda c: tmp_path)
+    with pytest.raises(FileNotFoundError, match="run_teachers"):
+        ws.load_teacher(cfg, seed=0)
+
+
+def test_tiny_grid_trains_records_and_resumes(cfg, tmp_path, monkeypatch):
+    monkeypatch.setattr(ws, "teachers_folder", lambda c: tmp_path / "t")
+    monkeypatch.setattr(ws, "students_folder", lambda c: tmp_path / "s")
+    teachers = ws.run_teachers(cfg)
+    assert len(teachers) == 1 and teachers.loss.iloc[0] < 6.3  # below the uniform ln(512) = 6.24 + slack
+    final, curves = ws.run_students(cfg)
+    assert set(final.condition) == {"scratch", "linear:0.5", "constant:0.5"}
+    assert len(final) == 4 + 2 * 3  # scratch: 3 budgets + the extra one; each KD schedule: 3 runs
+    kd = final[final.condition != "scratch"]
+    assert (kd.total_flops > kd.student_flops).all()
+    scratch = final[final.condition == "scratch"].sort_values("tpp")
+    assert (scratch.total_flops == scratch.student_flops).all() and scratch.loss.iloc[-1] < scratch.loss.iloc[0]
+    constant = final[final.condition == "constant:0.5"]
+    assert (constant.teacher_tokens == constant.tokens).all()  # the teacher reads every batch
+    assert set(curves.condition) == set(final.condition) and curves.loss.notna().all()
+    assert len(list((tmp_path / "s").glob("*.json"))) == 1 + 2 * 3
+    again, _ = ws.run_students(cfg)  # loaded, not retrained
+    assert again.equals(final)
