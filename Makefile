@@ -10,13 +10,13 @@ NB ?= all
 PROFILE ?= default
 WORKERS ?= 2
 
-.PHONY: setup run reference test test-fast report lab bench doctor clean-runs
+.PHONY: setup run reference test test-fast test-browser report lab bench suite-time doctor clean-runs
 
 $(STAMP): pyproject.toml requirements-nodeps.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(TORCH_SPEC)
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,dist]"
 	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	@touch $(STAMP)
 
@@ -34,8 +34,9 @@ test: $(STAMP)  ## the whole test suite (unit tests + every notebook at the smok
 test-fast: $(STAMP)  ## unit tests only (no notebook execution)
 	$(PY) -m pytest -m "not notebooks"
 
-report: $(STAMP)  ## HTML report per run and papermill_runs/index.html
+report: $(STAMP)  ## the report site: papermill_runs/index.html, a page per notebook, HTML per run
 	$(PY) -m nblib report
+	@echo "open file://$(CURDIR)/papermill_runs/index.html"
 
 lab: $(STAMP)  ## JupyterLab with the project's kernel registered
 	$(PY) -m ipykernel install --user --name nblib --display-name "Python (nblib)"
@@ -47,6 +48,12 @@ bench: $(STAMP)  ## benchmarks (ratios against a reference loop in the same proc
 
 doctor: $(STAMP)  ## versions, kernels, paths
 	$(PY) -m nblib doctor
+
+suite-time: $(STAMP)  ## wall time of every notebook at smoke and default, one and two workers (~1 h)
+	$(PY) benchmarks/suite_time.py --profiles smoke default
+
+test-browser: $(STAMP)  ## the real-browser test (chromium + JupyterLab); screenshots in test-artifacts/
+	$(PY) -m pytest tests/test_browser.py
 
 clean-runs:  ## delete every run record (papermill_runs/ keeps its README)
 	find papermill_runs -mindepth 1 -not -name README.md -delete

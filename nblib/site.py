@@ -78,16 +78,18 @@ def load(root: Path, figures: Path) -> tuple[list[Run], list[Run]]:
     return references, runs
 
 
-@lru_cache
 def question(slug: str) -> str:
     """The notebook's question: its title ('# 09 · Do MLPs learn in context?'), number dropped."""
     path = notebooks_dir() / f"{slug}.ipynb"
-    if not path.is_file():
-        return ""
-    for cell in json.loads(path.read_text()).get("cells", []):
-        if cell.get("cell_type") == "markdown":
-            first = "".join(cell.get("source", "")).strip().splitlines()[0] if cell.get("source") else ""
-            return first.lstrip("#").split("·", 1)[-1].strip()
+    return _title(str(path), path.stat().st_mtime_ns) if path.is_file() else ""
+
+
+@lru_cache
+def _title(path: str, mtime_ns: int) -> str:
+    for cell in json.loads(Path(path).read_text()).get("cells", []):
+        source = "".join(cell.get("source", "")).strip()
+        if cell.get("cell_type") == "markdown" and source:
+            return source.splitlines()[0].lstrip("#").split("·", 1)[-1].strip()
     return ""
 
 

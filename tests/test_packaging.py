@@ -16,7 +16,7 @@ def _name(requirement: str) -> str:
 
 def test_environment_yml_matches_pyproject():
     project = tomllib.loads((repo_root() / "pyproject.toml").read_text())["project"]
-    pip_reqs = project["dependencies"] + project["optional-dependencies"]["dev"]
+    pip_reqs = project["dependencies"] + sum(project["optional-dependencies"].values(), [])
     env = yaml.safe_load((repo_root() / "environment.yml").read_text())
     assert env["channels"] == ["conda-forge"]
     conda = {_name(d): d for d in env["dependencies"] if isinstance(d, str)}
@@ -27,7 +27,7 @@ def test_environment_yml_matches_pyproject():
         name = CONDA_NAMES.get(_name(req), _name(req))
         assert name in conda, f"{name} missing from environment.yml"
         assert conda[name].removeprefix(name) == req.removeprefix(_name(req)), f"ranges differ for {name}"
-    assert "-e .[dev]" in pip_section
+    assert f"-e .[{','.join(project['optional-dependencies'])}]" in pip_section  # every extra
 
 
 def _nodeps_requirements() -> list[str]:
@@ -43,7 +43,7 @@ def test_nodeps_requirements_are_pinned_and_installed_without_dependencies():
     stamp = makefile[makefile.index("$(STAMP):"):makefile.index("@touch $(STAMP)")]
     assert "requirements-nodeps.txt" in stamp.splitlines()[0]  # a prerequisite of the stamp
     assert "$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt" in stamp
-    assert stamp.index("--no-deps -r requirements-nodeps.txt") > stamp.index('-e ".[dev]"')
+    assert stamp.index("--no-deps -r requirements-nodeps.txt") > stamp.index('-e ".[dev,dist]"')
     env_text = (repo_root() / "environment.yml").read_text()
     assert "pip install --no-deps -r requirements-nodeps.txt" in env_text  # told to conda users
 
@@ -58,3 +58,19 @@ def test_ci_runs_the_readme_test_command():
     readme = (repo_root() / "README.md").read_text()
     ci = (repo_root() / ".ci" / "run").read_text()
     assert "make test" in readme and "make test" in ci
+
+
+def test_setup_installs_every_extra_and_reinstalls_when_pyproject_changes():
+    makefile = (repo_root() / "Makefile").read_text()
+    stamp = makefile[makefile.index("$(STAMP):"):makefile.index("@touch $(STAMP)")]
+    assert "pyproject.toml" in stamp.splitlines()[0]  # new dependencies reach an existing .venv
+    project = tomllib.loads((repo_root() / "pyproject.toml").read_text())["project"]
+    assert f'-e ".[{",".join(project["optional-dependencies"])}]"' in stamp
+    assert {"dask", "distributed"} <= {_name(d) for d in project["dependencies"]}
+    assert "playwright" in {_name(d) for d in project["optional-dependencies"]["dev"]}
+
+
+def test_ci_installs_the_browser_only_when_missing():
+    ci = (repo_root() / ".ci" / "run").read_text()
+    assert "/usr/bin/chromium" in ci and "apt-get install -y chromium" in ci
+    assert ci.index("apt-get install") < ci.index("make test")
