@@ -6,8 +6,10 @@
 Every point is validated before anything runs. Runs land in the usual run records
 (papermill_runs/<slug>/<run_id>/), so `load_runs()` sees them and a repeated sweep skips runs
 already `ok`. On a cluster the workers must see the same checkout and runs folder (a shared file
-system, as on university clusters). A run holds a file lock on its record while it executes, so a
-sweep resumed while the tasks of a killed client still run waits for them instead of racing them.
+system, as on university clusters). A worker process runs one notebook at a time (a run sets
+process-wide environment variables), so start workers with one thread. A run holds a file lock
+on its record while it executes, so a sweep resumed while the tasks of a killed client still run
+waits for them instead of racing them.
 """
 
 from __future__ import annotations
@@ -94,14 +96,13 @@ def plan(cfg: SweepConfig) -> list[RunSpec]:
 def run_locked(spec: RunSpec, root: Path, threads: int | dict[str, int] | None, **kwargs) -> dict:
     """Run one spec holding the lock on its record (the task that executes on a worker).
 
-    `threads` may map Dask worker addresses to their cap; a worker missing from it divides its
-    machine's cores by its own threads.
+    `threads` may map Dask worker addresses to their cap; a worker missing from it (one that
+    joined later, e.g. a new Slurm job) takes the cores of its own allocation.
     """
     if isinstance(threads, dict):
         from distributed import get_worker
 
-        worker = get_worker()
-        threads = threads.get(worker.address) or max(1, cores() // worker.state.nthreads)
+        threads = threads.get(get_worker().address) or cores()
     lock_path = Path(root) / spec.slug / f".{spec.run_id()}.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with _PROCESS_LOCK, open(lock_path, "w") as lock:
@@ -110,12 +111,13 @@ def run_locked(spec: RunSpec, root: Path, threads: int | dict[str, int] | None, 
 
 
 def dask_thread_caps(client) -> dict[str, int]:
-    """Worker address -> threads per run: the host's cores over the task threads on that host."""
+    """Worker address -> threads per run: its cores over the worker processes on its host (a
+    worker process runs one notebook at a time)."""
     workers = client.scheduler_info(n_workers=-1)["workers"]
     host_cores = client.run(cores)
     per_host: dict[str, int] = {}
     for info in workers.values():
-        per_host[info["host"]] = per_host.get(info["host"], 0) + info["nthreads"]
+        per_host[info["host"]] = per_host.get(info["host"], 0) + 1
     return {addr: max(1, host_cores.get(addr, 1) // per_host[info["host"]])
             for addr, info in workers.items()}
 
