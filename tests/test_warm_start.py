@@ -57,12 +57,21 @@ def test_a_student_without_its_teacher_is_a_clear_error(cfg, tmp_path, monkeypat
         ws.load_teacher(cfg, seed=0)
 
 
-def test_tiny_grid_trains_records_and_resumes(cfg, tmp_path, monkeypatch):
-    monkeypatch.setattr(ws, "teachers_folder", lambda c: tmp_path / "t")
-    monkeypatch.setattr(ws, "students_folder", lambda c: tmp_path / "s")
-    teachers = ws.run_teachers(cfg)
+@pytest.fixture(scope="module")
+def trained(cfg, tmp_path_factory):
+    """The tiny grid trained once, into throwaway folders."""
+    folder = tmp_path_factory.mktemp("warm_start")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ws, "teachers_folder", lambda c: folder / "t")
+        mp.setattr(ws, "students_folder", lambda c: folder / "s")
+        teachers = ws.run_teachers(cfg)
+        final, curves = ws.run_students(cfg)
+        yield folder, teachers, final, curves
+
+
+def test_tiny_grid_trains_records_and_resumes(cfg, trained, monkeypatch):
+    folder, teachers, final, curves = trained
     assert len(teachers) == 1 and teachers.loss.iloc[0] < 6.3  # below the uniform ln(512) = 6.24 + slack
-    final, curves = ws.run_students(cfg)
     assert set(final.condition) == {"scratch", "linear:0.5", "constant:0.5"}
     assert len(final) == 4 + 2 * 3  # scratch: 3 budgets + the extra one; each KD schedule: 3 runs
     kd = final[final.condition != "scratch"]
@@ -72,6 +81,22 @@ def test_tiny_grid_trains_records_and_resumes(cfg, tmp_path, monkeypatch):
     constant = final[final.condition == "constant:0.5"]
     assert (constant.teacher_tokens == constant.tokens).all()  # the teacher reads every batch
     assert set(curves.condition) == set(final.condition) and curves.loss.notna().all()
-    assert len(list((tmp_path / "s").glob("*.json"))) == 1 + 2 * 3
-    again, _ = ws.run_students(cfg)  # loaded, not retrained
+    assert len(list((folder / "s").glob("*.json"))) == 1 + 2 * 3
+    monkeypatch.setattr(ws, "teachers_folder", lambda c: folder / "t")
+    monkeypatch.setattr(ws, "students_folder", lambda c: folder / "s")
+    monkeypatch.setattr(ws, "train_student", lambda *a, **k: pytest.fail("a recorded run was retrained"))
+    again, _ = ws.run_students(cfg)
     assert again.equals(final)
+
+
+def test_the_interactive_step_shows_the_recorded_runs_against_scratch(cfg, trained, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from nblib.experiments import warm_start_views as views
+
+    folder, *_ = trained
+    monkeypatch.setattr(ws, "teachers_folder", lambda c: folder / "t")
+    monkeypatch.setattr(ws, "students_folder", lambda c: folder / "s")
+    table = views.explore(replace(cfg, conditions=["constant:0.5"], headline="constant:0.5"))
+    assert set(table.condition) == {"constant:0.5"} and len(table) == 3 and table.delta.notna().all()

@@ -41,9 +41,11 @@ def plot_delta_vs_compute(final: pd.DataFrame, reach_teacher: float):
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.4), sharey=True)
     for ax, matching in zip(axes, ("student", "total"), strict=True):
         table = per_budget(deltas(final, matching))
-        for condition, g in table.groupby("condition", sort=False):
+        groups = list(table.groupby("condition", sort=False))
+        for i, (condition, g) in enumerate(groups):
             yerr = np.vstack([g.delta - g.low, g.high - g.delta])
-            ax.errorbar(g.compute, g.delta, yerr=np.nan_to_num(yerr), marker="o", ms=4, capsize=2,
+            dodge = 1.04 ** (i - (len(groups) - 1) / 2)  # conditions side by side at the same budget
+            ax.errorbar(g.compute * dodge, g.delta, yerr=np.nan_to_num(yerr), marker="o", ms=4, capsize=2,
                         color=colours[condition], label=condition)
         ax.axhline(0, color="black", lw=0.8)
         if np.isfinite(reach_teacher):
