@@ -42,7 +42,7 @@ def cluster(fixture_root, tmp_path_factory):
         env = _env_for(fixture_root, tmp_path_factory.mktemp("unused_runs"), tmp_path_factory.mktemp("cache"))
         for key, value in env.items():
             mp.setenv(key, value)
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
     yield cluster
     cluster.close()
 
@@ -88,6 +88,18 @@ def test_unknown_or_bad_parameter_in_a_grid_starts_nothing(nbenv, tmp_path, caps
 def test_plan_merges_fixed_values_and_dedupes_equal_points(nbenv):
     specs = plan(SweepConfig("01", {"seed": [0, 1, 0]}, profile="smoke", fixed={"steps": 1}))
     assert [s.overrides for s in specs] == [{"steps": 1, "seed": 0}, {"steps": 1, "seed": 1}]
+
+
+def test_the_readme_slurm_cluster_gives_single_threaded_workers():
+    """The SLURMCluster call the README shows: 8 one-thread worker processes per batch job."""
+    from dask_jobqueue import SLURMCluster
+
+    readme = (REPO / "README.md").read_text()
+    call = 'SLURMCluster(cores=8, processes=8, memory="32GB", walltime="02:00:00", queue="cpu")'
+    assert call in readme
+    with SLURMCluster(cores=8, processes=8, memory="32GB", walltime="02:00:00", queue="cpu") as cluster:
+        script = cluster.job_script()
+    assert "#SBATCH --cpus-per-task=8" in script and "--nthreads 1" in script and "--nworkers 8" in script
 
 
 # --- a real Dask cluster ---------------------------------------------------------------------------
@@ -181,7 +193,7 @@ def test_real_notebook_sweep_on_two_worker_processes(tmp_path, monkeypatch):
     runs = tmp_path / "runs"
     monkeypatch.setenv("NBLIB_RUNS", str(runs))
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as lc, \
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as lc, \
             Client(lc) as client:
         cfg = SweepConfig("09", {"mlp_lr": [3e-3, 1e-2]}, profile="smoke", fixed=TINY_09)
         results = sweep(cfg, client=client)
