@@ -49,6 +49,7 @@ class SweepConfig:
     force: bool = False  # re-run points already recorded ok
     kernel: str = "python3"  # Jupyter kernel name
     root: Path | None = None  # runs folder (default papermill_runs/ or $NBLIB_RUNS)
+    connect_timeout: float = 30.0  # seconds to reach the scheduler before giving up
 
 
 def cores() -> int:
@@ -164,7 +165,12 @@ def sweep(cfg: SweepConfig, *, client=None, on_result: Callable[[dict], Any] | N
     from distributed import as_completed as dask_completed
 
     own = client is None
-    client = client or Client(cfg.scheduler, timeout="30s")
+    if own:
+        try:
+            client = Client(cfg.scheduler, timeout=f"{cfg.connect_timeout}s")
+        except OSError as err:
+            raise ConfigError(f"cannot reach the Dask scheduler at {cfg.scheduler!r} ({err}); start one "
+                              "(`dask scheduler`) or give its address as tcp://host:port") from err
     try:
         threads = cfg.threads or dask_thread_caps(client)
         futures = {client.submit(run_locked, s, root, threads, **opts, pure=False,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -83,6 +84,16 @@ def test_unknown_or_bad_parameter_in_a_grid_starts_nothing(nbenv, tmp_path, caps
     assert main(["sweep", "01", "--grid", str(grid), "--scheduler", "tcp://x:1", "--workers", "2"]) == 2
     assert "give one or the other" in capsys.readouterr().err
     assert not nbenv.runs.exists()  # nothing was started or written
+
+
+def test_unreachable_scheduler_is_a_clear_error(nbenv, tmp_path):
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    cfg = SweepConfig("01", [{"seed": 1}], profile="smoke", scheduler=address, connect_timeout=2)
+    with pytest.raises(ConfigError, match=f"cannot reach the Dask scheduler at '{address}'"):
+        sweep(cfg)
+    assert not nbenv.runs.exists()
 
 
 def test_plan_merges_fixed_values_and_dedupes_equal_points(nbenv):
