@@ -46,7 +46,7 @@ class KshotConfig:
                        low=1, high=50)
     device: str = param("auto", "torch device", choices=("auto", "cpu", "cuda"))
     tasks: list[str] = param(["modular", "sibling"], "tasks trained on (the first one is the headline)")
-    ks: list[int] = param([1, 4, 16], "k of the training loss −log(1 − (1 − p)^k); 1 is next-token CE",
+    ks: list[int] = param([1, 4, 16, 64], "k of the training loss −log(1 − (1 − p)^k); 1 is next-token CE",
                           item_low=1, item_high=4096)
     modulus: int = param(23, "modular task: p of a + b mod p", low=3, high=1000)
     train_fraction: float = param(0.4, "modular task: share of the p² pairs trained on", low=0.05, high=0.95)
