@@ -34,6 +34,9 @@ def test_triangle_coherence_needs_a_closed_triangle_of_the_graph():
                    if frozenset((a, c)) not in edges)
     a, b, c = missing
     assert task.canonical([a, b, ct.SEP, b, c, ct.SEP, c, a]) is None  # not a triangle of the graph
+    brute = {frozenset(t) for t in itertools.combinations(task.entities(), 3)
+             if all(frozenset(p) in edges for p in itertools.combinations(t, 2))}
+    assert set(task.triangles()) == brute and len(task.triangles()) == len(brute)
     extra = task.extra_examples()
     assert len(extra) == 2 * len(edges) and all(e.hash == "" and e.query == ct.EDGE for e in extra)
 
@@ -49,6 +52,10 @@ def test_circle_coherence_accepts_shuffled_cycles_only():
     degree3 = ["n0", "n1", ct.SEP, "n0", "n2", ct.SEP, "n0", "n3", ct.SEP, "n1", "n2"]
     assert task.canonical(degree3) is None
     assert task.canonical(cycle[:-3]) is None  # a path is not a cycle
+    six = ct.Circle(n_entities=8, cycle_len=6)
+    triangles = ["n0", "n1", ct.SEP, "n1", "n2", ct.SEP, "n2", "n0", ct.SEP,
+                 "n3", "n4", ct.SEP, "n4", "n5", ct.SEP, "n5", "n3"]
+    assert six.canonical(triangles) is None  # degree 2 everywhere, but two cycles
     assert task.canonical(["n0", "n1", "n2", ct.SEP, "n3"]) is None  # malformed pairs
 
 
@@ -58,6 +65,8 @@ def test_line_coherence_accepts_shuffled_paths_only():
     assert task.canonical(path) is not None
     assert task.canonical(["n0", "n1", ct.SEP, "n1", "n2", ct.SEP, "n2", "n0"]) is None  # a triangle
     assert task.canonical(["n0", "n1", ct.SEP, "n2", "n3", ct.SEP, "n3", "n4"]) is None  # two pieces
+    five = ct.make_task("line", n_entities=6, path_len=5)
+    assert five.canonical(["n0", "n1", ct.SEP, "n2", "n3", ct.SEP, "n3", "n4", ct.SEP, "n4", "n2"]) is None
     assert task.n_objects() == 6 * 5 * 4 * 3 // 2
 
 
@@ -72,7 +81,7 @@ def test_split_renders_coherent_distinct_objects_with_unique_hashes(name, sizes)
     assert [task.canonical(e.output) for e in hashed] == s.train_objects
     assert len(set(s.train_objects + s.heldout)) == 15  # distinct; held out never trained on
     assert [len(e.hash) for e in hashed] == [0, 4] * 6
-    assert len({e.hash for e in hashed if e.hash}) == 6
+    assert len({e.hash for e in hashed if e.hash}) == 6  # 36^4 >= 2 * 12: unique
     assert ct.split(task, 12, seed=3, hash_lengths=(0, 4), n_heldout=3).train == s.train  # seeded
     ids, mask = ct.encode(s.vocab, s.train)
     assert ids.shape == mask.shape and ids.max() < len(s.vocab)

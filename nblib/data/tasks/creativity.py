@@ -20,7 +20,6 @@ objects never trained on. `Vocab` maps tokens to ids; `encode` pads examples int
 from __future__ import annotations
 
 import functools
-import itertools
 import random
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
@@ -185,8 +184,15 @@ class Triangle:
             for _ in range(self.triangles_per_node):
                 u, w = rng.sample([x for x in nodes if x != v], 2)
                 edges |= {frozenset((v, u)), frozenset((u, w)), frozenset((w, v))}
-        return frozenset(edges), [frozenset(t) for t in itertools.combinations(self.entities(), 3)
-                if all(frozenset(p) in edges for p in itertools.combinations(t, 2))]
+        order = {v: i for i, v in enumerate(nodes)}
+        adj: dict[str, set[str]] = {v: set() for v in nodes}
+        for e in edges:
+            u, w = tuple(e)
+            adj[u].add(w)
+            adj[w].add(u)
+        triangles = [frozenset((u, v, w)) for u in nodes for v in sorted(adj[u], key=order.get) if order[v] > order[u]
+                     for w in sorted(adj[u] & adj[v], key=order.get) if order[w] > order[v]]
+        return frozenset(edges), triangles
 
     def n_objects(self) -> int:
         return len(self.triangles())
@@ -257,7 +263,8 @@ class Circle:
         return frozenset(frozenset((nodes[i], nodes[(i + 1) % len(nodes)])) for i in range(steps))
 
     def _walk(self, obj: frozenset[frozenset[str]]) -> list[str]:
-        """The nodes in order along the cycle (or path), from its smallest end."""
+        """The nodes in order along the cycle (or path), from its smallest end; shorter than the
+        node count when the edges form several pieces."""
         adj: dict[str, list[str]] = {}
         for e in obj:
             u, v = sorted(e)
@@ -266,7 +273,10 @@ class Circle:
         start = min(n for n in adj if self.closed or len(adj[n]) == 1)
         walk = [start]
         while len(walk) < len(adj):
-            walk.append(next(n for n in adj[walk[-1]] if n not in walk))
+            step = next((n for n in adj[walk[-1]] if n not in walk), None)
+            if step is None:  # several pieces: the walk ends before visiting every node
+                break
+            walk.append(step)
         return walk
 
     def render(self, obj: frozenset[frozenset[str]], rng: random.Random) -> tuple[str, ...]:
@@ -340,8 +350,9 @@ class Split:
 
 def split(task: Task, n_train: int, seed: int, hash_lengths: Sequence[int] = (6,),
           n_heldout: int = 0) -> Split:
-    """`n_train` distinct objects for training, each rendered with a unique hash whose length cycles
-    through `hash_lengths` (0: no hash), and `n_heldout` further distinct objects held out."""
+    """`n_train` distinct objects for training, each rendered with a hash whose length cycles
+    through `hash_lengths` (0: no hash), and `n_heldout` further distinct objects held out. Hashes
+    are unique where 36^length leaves room (at least 2 * n_train), else they may repeat."""
     if n_train < 1 or n_heldout < 0:
         raise ValueError(f"n_train={n_train} must be >= 1 and n_heldout={n_heldout} >= 0")
     if any(h < 0 for h in hash_lengths) or not hash_lengths:
@@ -362,8 +373,9 @@ def split(task: Task, n_train: int, seed: int, hash_lengths: Sequence[int] = (6,
     train = []
     for i, obj in enumerate(objects[:n_train]):
         length = hash_lengths[i % len(hash_lengths)]
+        unique = len(HASH_CHARS) ** length >= 2 * n_train  # short hashes repeat (only 36^length exist)
         h = random_hash(rng, length)
-        while length and h in hashes:
+        while unique and h in hashes:
             h = random_hash(rng, length)
         hashes.add(h)
         train.append(Example(h, task.query, task.render(obj, rng)))

@@ -1,0 +1,122 @@
+"""Notebook 16: the three verdicts, computed from the metric rows of `roll_the_dice.run_all`.
+
+Seeds are the units: a seed fixes the data, hashes, initialisation and batch order of both
+objectives, so every comparison is paired within a seed and averaged over tasks before the
+interval is taken (n = seeds).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from nblib.stats import Estimate, Verdict, mean_ci, paired, verdict
+
+
+def at_step(metrics: pd.DataFrame, step: int | None = None) -> pd.DataFrame:
+    """The rows of one evaluation step (default: the last)."""
+    step = metrics.step.max() if step is None else step
+    return metrics[metrics.step == step]
+
+
+def main_curves(metrics: pd.DataFrame, hash_len: int, temperature: float) -> pd.DataFrame:
+    """Rows of the three main decodings over training, labelled 'objective · method'."""
+    keep = (((metrics.method == "temperature") & (metrics.hash_len == 0) & (metrics.temperature == temperature))
+            | ((metrics.method == "seed") & (metrics.hash_len == hash_len))
+            | ((metrics.method == "both") & (metrics.hash_len == hash_len) & (metrics.temperature == temperature)))
+    out = metrics[keep].copy()
+    out["condition"] = out.objective + " · " + out.method
+    return out
+
+
+def _per_seed(df: pd.DataFrame, value: str) -> pd.Series:
+    """Mean over tasks for each seed (the paired unit)."""
+    return df.groupby("seed")[value].mean().sort_index()
+
+
+def _estimate(values: pd.Series) -> Estimate:
+    if len(values) < 2:
+        v = float(values.mean()) if len(values) else float("nan")
+        return Estimate(v, float("nan"), float("nan"), n=len(values))
+    return mean_ci(values.to_numpy())
+
+
+def _paired(a: pd.Series, b: pd.Series) -> Estimate:
+    if len(a) < 2:
+        v = float((a - b).mean())
+        return Estimate(v, float("nan"), float("nan"), n=len(a))
+    return paired(a.to_numpy(), b.to_numpy())
+
+
+def objective_gap(metrics: pd.DataFrame, hash_len: int) -> dict:
+    """Creativity at the last step under seed-conditioning (hash_len, greedy): teacherless − NTP,
+    paired over seeds, pooled over tasks and per task."""
+    last = at_step(metrics)
+    seed_rows = last[(last.method == "seed") & (last.hash_len == hash_len)]
+    by = {o: seed_rows[seed_rows.objective == o] for o in ("teacherless", "ntp")}
+    pooled = _paired(_per_seed(by["teacherless"], "creativity"), _per_seed(by["ntp"], "creativity"))
+    per_task = {}
+    for task in sorted(seed_rows.task.unique()):
+        a, b = (by[o][by[o].task == task].set_index("seed").creativity.sort_index() for o in ("teacherless", "ntp"))
+        per_task[task] = _paired(a, b)
+    return {"pooled": pooled, "per_task": per_task,
+            "ntp": _estimate(_per_seed(by["ntp"], "creativity")),
+            "teacherless": _estimate(_per_seed(by["teacherless"], "creativity"))}
+
+
+def matched_coherence(metrics: pd.DataFrame, hash_len: int) -> pd.DataFrame:
+    """For each (task, objective, seed) at the last step: seed-conditioning's coherence and
+    creativity, and the creativity temperature sampling reaches at that coherence (linear
+    interpolation along its frontier over temperatures, greedy T = 0 included; clipped at its ends)."""
+    last = at_step(metrics)
+    rows = []
+    for (task, objective, seed), g in last.groupby(["task", "objective", "seed"]):
+        temp = g[(g.method == "temperature") & (g.hash_len == 0)].sort_values("coherence")
+        seed_row = g[(g.method == "seed") & (g.hash_len == hash_len)].iloc[0]
+        matched = float(np.interp(seed_row.coherence, temp.coherence, temp.creativity))
+        rows.append({"task": task, "objective": objective, "seed": seed, "coherence": seed_row.coherence,
+                     "seed_creativity": seed_row.creativity, "temperature_creativity": matched,
+                     "difference": seed_row.creativity - matched})
+    return pd.DataFrame(rows)
+
+
+def memorization_trend(metrics: pd.DataFrame, hash_len: int, mid_fraction: float,
+                       objective: str = "ntp") -> dict:
+    """Change from the evaluation nearest `mid_fraction` of training to the last one, per seed
+    (mean over tasks), of seed-conditioned creativity and of memorization."""
+    steps = np.sort(metrics.step.unique())
+    mid = int(steps[np.abs(steps - mid_fraction * steps.max()).argmin()])
+    rows = metrics[metrics.objective == objective]
+    cr = rows[(rows.method == "seed") & (rows.hash_len == hash_len)]
+    mem = rows[rows.method == "memorization"]
+
+    def change(df, value):
+        return _per_seed(at_step(df), value) - _per_seed(df[df.step == mid], value)
+
+    return {"mid_step": mid, "last_step": int(steps.max()),
+            "creativity_change": _estimate(change(cr, "creativity")),
+            "memorization_change": _estimate(change(mem, "memorization")),
+            "creativity_mid": _estimate(_per_seed(cr[cr.step == mid], "creativity")),
+            "memorization_last": _estimate(_per_seed(at_step(mem), "memorization"))}
+
+
+def decide(metrics: pd.DataFrame, hash_len: int, mid_fraction: float, match_margin: float) -> dict[str, Verdict]:
+    """The three verdicts; the first is the headline."""
+    gap = objective_gap(metrics, hash_len)
+    v1 = verdict("teacherless training gives higher algorithmic creativity than NTP (seed-conditioned "
+                 "decoding, last step; teacherless − NTP, mean over tasks)", gap["pooled"], 0.0, ">",
+                 {"ntp": gap["ntp"], "teacherless": gap["teacherless"], "per_task": gap["per_task"]})
+    matched = matched_coherence(metrics, hash_len)
+    diff = _estimate(matched.groupby("seed").difference.mean())
+    v2 = verdict(f"seed-conditioning (hash + greedy) matches or beats temperature sampling at matched "
+                 f"coherence (creativity difference above −{match_margin:g}, mean over tasks and objectives)",
+                 diff, -match_margin, ">",
+                 {"per_task_objective": matched.groupby(["task", "objective"]).difference.mean().round(4).to_dict()})
+    trend = memorization_trend(metrics, hash_len, mid_fraction)
+    v3 = verdict(f"NTP's creativity falls as memorization rises (change from step {trend['mid_step']} to "
+                 f"{trend['last_step']}, seed-conditioned, mean over tasks)", trend["creativity_change"], 0.0, "<",
+                 {k: v for k, v in trend.items() if k != "creativity_change"})
+    if v3.label == "SUPPORTED" and not trend["memorization_change"].low > 0:
+        v3 = Verdict("INCONCLUSIVE", v3.claim + " — creativity fell but memorization did not clearly rise",
+                     v3.estimate, v3.threshold, v3.direction, v3.details)
+    return {"teacherless_beats_ntp": v1, "seed_matches_temperature": v2, "ntp_creativity_falls_with_memorization": v3}
