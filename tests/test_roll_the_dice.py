@@ -10,7 +10,7 @@ from nblib.eval.lm_loss import IGNORE
 from nblib.experiments import roll_the_dice as rd
 
 TINY = dict(interactive=False, seeds=2, sibling_parents=2, sibling_children=6, graph_entities=6, graph_len=4,
-            n_train=40, hash_lengths=[0, 3], d_model=16, n_layers=1, n_heads=2, steps=16, n_evals=2,
+            n_train=40, graph_train=30, hash_lengths=[0, 3], d_model=16, n_layers=1, n_heads=2, steps=16, n_evals=2,
             temperatures=[1.0, 2.0], n_samples=16, n_memorization=8)
 
 
@@ -20,6 +20,8 @@ TINY = dict(interactive=False, seeds=2, sibling_parents=2, sibling_children=6, g
     (dict(hash_lengths=[0]), "need 0"),
     (dict(graph_len=9), "graph_len=9"),
     (dict(n_train=10**6), "n_train=1000000 exceeds"),
+    (dict(graph_train=100), "graph_train=100 exceeds"),
+    (dict(tasks=["triangle"], triangle_nodes=6, triangle_share=0.1), "fewer than 2"),
     (dict(n_evals=6), "n_evals=6"),
     (dict(d_model=15), "divisible"),
 ])

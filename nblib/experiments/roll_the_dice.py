@@ -32,7 +32,7 @@ from nblib.train.trainer import TrainConfig, Trainer
 SLUG = "16_roll_the_dice"
 OBJECTIVES = ("ntp", "teacherless")
 TRAINING_FIELDS = ("sibling_parents", "sibling_children", "triangle_nodes", "triangle_share", "graph_entities", "graph_len",
-                   "n_train", "hash_lengths", "teacherless_fraction", "d_model", "n_layers", "n_heads",
+                   "n_train", "graph_train", "hash_lengths", "teacherless_fraction", "d_model", "n_layers", "n_heads",
                    "lr", "batch_size", "steps", "n_evals", "temperatures", "main_temperature",
                    "n_samples", "n_memorization")  # a job adds task, objective and seed
 
@@ -52,7 +52,9 @@ class RollTheDiceConfig:
                                   "of n_train)", low=0.01, high=0.99)
     graph_entities: int = param(8, "circle/line construction: entity tokens", low=4, high=1000)
     graph_len: int = param(6, "circle/line construction: nodes per cycle or path", low=3, high=100)
-    n_train: int = param(1000, "distinct training objects per task (each with its own hash)", low=10, high=10**7)
+    n_train: int = param(1000, "sibling discovery: distinct training objects (each with its own hash)", low=10,
+                         high=10**7)
+    graph_train: int = param(300, "circle/line construction: distinct training objects", low=10, high=10**7)
     hash_lengths: list[int] = param([0, 1, 2, 6], "hash lengths the training strings cycle through (0: none)",
                                     item_low=0, item_high=64)
     teacherless_fraction: float = param(0.5, "teacherless: share of each batch in teacherless rows", low=0.0,
@@ -92,9 +94,10 @@ class RollTheDiceConfig:
             if train_count(self, task) < 2:
                 raise ConfigError(f"triangle_share={self.triangle_share} of {task.n_objects()} triangles leaves "
                                   "fewer than 2 to train on: raise triangle_nodes or triangle_share")
-            if name != "triangle" and self.n_train > task.n_objects():
-                raise ConfigError(f"n_train={self.n_train} exceeds the {task.n_objects()} distinct objects of "
-                                  f"the {name} task: lower n_train or enlarge the task")
+            if name != "triangle" and train_count(self, task) > task.n_objects():
+                field = "n_train" if name == "sibling" else "graph_train"
+                raise ConfigError(f"{field}={train_count(self, task)} exceeds the {task.n_objects()} distinct objects of "
+                                  f"the {name} task: lower it or enlarge the task")
         if 2 ** (self.n_evals - 1) > self.steps:
             raise ConfigError(f"n_evals={self.n_evals} log-spaced evaluations need steps >= "
                               f"{2 ** (self.n_evals - 1)}, got {self.steps}")
@@ -109,8 +112,11 @@ def make_task(cfg: RollTheDiceConfig, name: str) -> ct.Task:
 
 
 def train_count(cfg: RollTheDiceConfig, task: ct.Task) -> int:
-    """Training objects of a task: n_train, or a share of the triangles of the graph."""
-    return int(cfg.triangle_share * task.n_objects()) if task.name == "triangle" else cfg.n_train
+    """Training objects of a task: n_train (sibling), graph_train (circle, line), or a share of the
+    triangles of the graph."""
+    if task.name == "triangle":
+        return int(cfg.triangle_share * task.n_objects())
+    return cfg.n_train if task.name == "sibling" else cfg.graph_train
 
 
 def eval_steps(cfg: RollTheDiceConfig) -> list[int]:
