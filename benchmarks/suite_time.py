@@ -9,7 +9,7 @@ to benchmarks/results/.
     python benchmarks/suite_time.py --profiles smoke            # about 2-3 minutes on 2 cores
     python benchmarks/suite_time.py --profiles smoke default    # about an hour: use an idle machine
 
-The machine's load average at the start is printed with the table: numbers from a busy machine
+The load average at the start of each pass is printed with the table: numbers from a busy machine
 are not comparable.
 """
 
@@ -36,12 +36,14 @@ class Measurement:
     profile: str  # parameter overlay every notebook ran with
     workers: int  # notebooks running at once
     suite_s: float  # wall time of the whole pass
+    load: float  # 1-minute load average when the pass started (others' work skews the times)
     runs: dict = field(default_factory=dict)  # notebook slug -> {"seconds", "status"}
 
 
 def measure(notebooks: list[Path], profile: str, workers: int, timeout: float | None) -> Measurement:
     """Run every notebook at `profile` on `workers` processes into a throwaway runs folder."""
     specs = [RunSpec(nb, profile) for nb in notebooks]
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     with tempfile.TemporaryDirectory(prefix=f"suite-{profile}-w{workers}-") as root:
         start = time.perf_counter()
         results = run_many(specs, workers=workers, root=Path(root), timeout=timeout,
@@ -49,7 +51,7 @@ def measure(notebooks: list[Path], profile: str, workers: int, timeout: float | 
                                                      f"{r.get('duration_s')} s", flush=True))
         suite = time.perf_counter() - start
     runs = {r["notebook"]: {"seconds": r.get("duration_s"), "status": r.get("status")} for r in results}
-    return Measurement(profile, workers, round(suite, 1), runs)
+    return Measurement(profile, workers, round(suite, 1), round(load, 2), runs)
 
 
 def table(measurements: list[Measurement]) -> str:
@@ -60,12 +62,13 @@ def table(measurements: list[Measurement]) -> str:
 
     def cell(run: dict | None) -> str:
         if not run or run["seconds"] is None:
-            return "-"
+            return run["status"] if run else "-"
         return f"{run['seconds']:.0f} s" + ("" if run["status"] == "ok" else f" ({run['status']})")
 
     for slug in slugs:
         lines.append(f"| {slug} | " + " | ".join(cell(m.runs.get(slug)) for m in measurements) + " |")
     lines.append("| **suite (wall)** | " + " | ".join(f"**{m.suite_s:.0f} s**" for m in measurements) + " |")
+    lines.append("| load average at the start | " + " | ".join(f"{m.load:.1f}" for m in measurements) + " |")
     return "\n".join(lines)
 
 
@@ -80,14 +83,12 @@ def main() -> None:
     for profile in args.profiles:  # bad input fails before anything runs
         for nb in notebooks:
             RunSpec(nb, profile).parameters()
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     measurements = []
     for profile in args.profiles:
         for workers in args.workers:
             print(f"{profile}, {workers} worker(s):", flush=True)
             measurements.append(measure(notebooks, profile, workers, args.timeout))
-    header = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-              f"load average {load:.2f} at the start, {time.strftime('%Y-%m-%d')}")
+    header = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}"
     text = f"{header}\n\n{table(measurements)}\n"
     print("\n" + text)
     RESULTS.mkdir(exist_ok=True)
