@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import LogFormatterSciNotation, LogLocator, NullFormatter
 import pandas as pd
 import seaborn as sns
 
 from nblib.experiments.warm_start_analysis import SCRATCH, deltas, per_budget
+
+
+def _log_x(ax) -> None:
+    """Log x axis labelled at 1 and 3 times powers of ten (all minor labels collide over a narrow range)."""
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 3.0)))
+    ax.xaxis.set_major_formatter(LogFormatterSciNotation(labelOnlyBase=False))
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def _colours(conditions) -> dict:
@@ -27,7 +36,8 @@ def plot_loss_vs_compute(final: pd.DataFrame, teacher_loss: float):
             ax.errorbar(stats.x, stats["mean"], yerr=1.96 * stats["sem"].fillna(0), marker="o", ms=4, capsize=2,
                         color=colours[condition], lw=1.8 if condition == SCRATCH else 1.2, label=condition)
         ax.axhline(teacher_loss, color="grey", ls="--", lw=1, label="teacher (mean over seeds)")
-        ax.set(xscale="log", xlabel=label)
+        _log_x(ax)
+        ax.set(xlabel=label)
     axes[0].set(ylabel="held-out loss (nats/token)")
     axes[1].legend(fontsize=8, title="condition")
     return fig
@@ -50,7 +60,8 @@ def plot_delta_vs_compute(final: pd.DataFrame, reach_teacher: float):
         ax.axhline(0, color="black", lw=0.8)
         if np.isfinite(reach_teacher):
             ax.axvline(reach_teacher, color="grey", ls=":", lw=1.2, label="scratch reaches the teacher's loss")
-        ax.set(xscale="log", xlabel=f"{matching} FLOPs", title=f"matched on {matching} FLOPs")
+        _log_x(ax)
+        ax.set(xlabel=f"{matching} FLOPs", title=f"matched on {matching} FLOPs")
     axes[0].set(ylabel="Δ loss: distilled − scratch (nats/token)")
     axes[1].legend(fontsize=8)
     return fig
@@ -66,7 +77,8 @@ def plot_curves(curves: pd.DataFrame, kd_end: dict[str, float], teacher_loss: fl
         if np.isfinite(tokens):
             ax.axvline(tokens, color=colours[condition], ls=":", lw=1.2)
     ax.axhline(teacher_loss, color="grey", ls="--", lw=1, label="teacher")
-    ax.set(xscale="log", xlabel="training tokens", ylabel="held-out loss (nats/token)",
+    _log_x(ax)
+    ax.set(xlabel="training tokens", ylabel="held-out loss (nats/token)",
            title="largest budget: dotted lines mark where each KD phase ends")
     ax.legend(fontsize=8)
     return fig
