@@ -1,4 +1,4 @@
-"""Run notebooks headlessly with papermill: one run, a sweep, or every notebook.
+"""Run notebooks headlessly with papermill: one run, or many at once (sweeps over a grid: `nblib.sweep`).
 
 Every parameter is checked before a kernel starts: names against the notebook's parameters cell,
 types and ranges against its config dataclass (named in the notebook's `metadata.nblib.config`).
@@ -232,11 +232,3 @@ def run_many(specs: Iterable[RunSpec], *, workers: int = 1, executor: Executor |
         if own:
             executor.shutdown(cancel_futures=True)
     return results
-
-
-def sweep(notebook: str | Path, grid: dict | list, *, profile: str = "default",
-          fixed: dict | None = None, **kwargs) -> list[dict]:
-    """One run per grid point (plus `fixed` overrides), resumable, in parallel."""
-    nb = find_notebook(notebook)
-    specs = [RunSpec(nb, profile, {**(fixed or {}), **point}) for point in grid_points(grid)]
-    return run_many(specs, **kwargs)

@@ -31,7 +31,6 @@ from nblib.runner import (
     publish_figures,
     run_many,
     run_notebook,
-    sweep,
 )
 
 pytestmark = pytest.mark.usefixtures("nbenv")
@@ -215,13 +214,14 @@ def test_publish_figures_of_a_reference_run(executed_run, nbenv):
 
 
 @pytest.mark.notebooks
-def test_failing_run_is_recorded_and_the_sweep_goes_on(nbenv):
+def test_failing_run_is_recorded_and_the_others_go_on(nbenv):
     seen = []
-    # any Executor will do (the CLI sweep test covers the default process pool); one thread keeps
+    # any Executor will do (tests/test_sweep.py covers process pools and Dask); one thread keeps
     # this in-process and spares a worker start
+    nb = find_notebook("01")
     with ThreadPoolExecutor(1) as pool:
-        results = sweep("01", [{"fail": True}, {"seed": 1}], profile="smoke", executor=pool,
-                        threads=1, on_result=seen.append)
+        results = run_many([RunSpec(nb, "smoke", {"fail": True}), RunSpec(nb, "smoke", {"seed": 1})],
+                           executor=pool, threads=1, on_result=seen.append)
     assert len(results) == 2 and len(seen) == 2
     by_status = {r["status"]: r for r in results}
     assert set(by_status) == {"ok", "failed"}
@@ -237,7 +237,7 @@ def test_failing_run_is_recorded_and_the_sweep_goes_on(nbenv):
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert len(errors) == 1 and errors[0].evalue == "fixture asked to fail"
     assert "fixture asked to fail" in (failed_dir / "report.html").read_text()
-    # the other run of the sweep still completed
+    # the other run still completed
     assert ok["params"]["seed"] == 1 and ok["verdict"]["label"] == "SUPPORTED"
     assert read_json(Path(ok["dir"]) / "metrics.json")["status"] == "ok"
     assert (Path(ok["dir"]) / "report.html").is_file()
