@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.ticker import LogFormatterSciNotation, LogLocator, NullFormatter
 import pandas as pd
 import seaborn as sns
+from matplotlib.ticker import LogFormatterSciNotation, LogLocator, NullFormatter
 
 from nblib.experiments.warm_start_analysis import SCRATCH, deltas, per_budget
 
