@@ -58,6 +58,7 @@ def test_memorization_trend_compares_mid_and_last_steps():
     assert trend["mid_step"] == 20 and trend["last_step"] == 80
     assert trend["creativity_change"].value == pytest.approx(-0.2, abs=0.02)
     assert trend["memorization_change"].value == pytest.approx(0.8)
+    assert trend["sampled_creativity_change"].value == pytest.approx(0.0)  # the frontier rows do not move
     v = analysis.decide(table(ntp_decline=0.2), 6, 0.25, 0.02)["ntp_creativity_falls_with_memorization"]
     assert v.label == "SUPPORTED"
     flat = analysis.decide(table(ntp_decline=0.0), 6, 0.25, 0.02)["ntp_creativity_falls_with_memorization"]

@@ -50,8 +50,8 @@ class RollTheDiceConfig:
     triangle_nodes: int = param(40, "triangle discovery: nodes of the hidden graph", low=6, high=5000)
     triangle_share: float = param(0.5, "triangle discovery: share of the graph's triangles trained on (instead "
                                   "of n_train)", low=0.01, high=0.99)
-    graph_entities: int = param(8, "circle/line construction: entity tokens", low=4, high=1000)
-    graph_len: int = param(6, "circle/line construction: nodes per cycle or path", low=3, high=100)
+    graph_entities: int = param(10, "circle/line construction: entity tokens", low=4, high=1000)
+    graph_len: int = param(4, "circle/line construction: nodes per cycle or path", low=3, high=100)
     n_train: int = param(1000, "sibling discovery: distinct training objects (each with its own hash)", low=10,
                          high=10**7)
     graph_train: int = param(300, "circle/line construction: distinct training objects", low=10, high=10**7)
@@ -64,7 +64,7 @@ class RollTheDiceConfig:
     n_heads: int = param(4, "attention heads", low=1, high=64)
     lr: float = param(2e-3, "peak learning rate (AdamW, constant after warmup)", low=1e-6, high=1.0)
     batch_size: int = param(64, "training strings per step", low=1, high=8192)
-    steps: int = param(2000, "optimizer steps per run", low=16, high=10**7)
+    steps: int = param(1500, "optimizer steps per run", low=16, high=10**7)
     n_evals: int = param(6, "evaluations per run, log-spaced, the last at `steps`", low=2, high=50)
     temperatures: list[float] = param([0.5, 1.0, 1.5, 2.0], "temperatures of the sampling frontier (no hash)",
                                       item_low=0.01, item_high=10.0)

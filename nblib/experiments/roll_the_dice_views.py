@@ -23,7 +23,9 @@ def plot_over_training(metrics: pd.DataFrame, value: str, hash_len: int, tempera
     curves = main_curves(metrics, hash_len, temperature)
     tasks = sorted(curves.task.unique())
     conditions = sorted(curves.condition.unique())
-    colours = dict(zip(conditions, sns.color_palette("Paired", len(conditions)), strict=True))
+    methods = ("temperature", "seed", "both")
+    colours = {c: dict(zip(methods, sns.color_palette("colorblind", 3), strict=True))[c.split(" · ")[1]]
+               for c in conditions}  # colour: decoding; dashed: NTP
     fig, axes = plt.subplots(1, len(tasks), figsize=(4.6 * len(tasks), 3.8), squeeze=False, sharey=True)
     for ax, task in zip(axes[0], tasks, strict=True):
         for cond in conditions:
@@ -76,7 +78,7 @@ def plot_frontier(metrics: pd.DataFrame, hash_len: int):
                             color=colours[name], label=name)
                 for k, xv, yv in zip(stats.index, x, y, strict=True):
                     ax.annotate(f"{tag}{k:g}", (xv, yv), fontsize=6, xytext=(3, 3), textcoords="offset points")
-            ax.set(title=f"{task} · {objective}", xlabel="coherence" if i == len(objectives) - 1 else "",
+            ax.set(xlim=(-0.03, 1.03), title=f"{task} · {objective}", xlabel="coherence" if i == len(objectives) - 1 else "",
                    ylabel="creativity" if j == 0 else "")
     axes[0][-1].legend(fontsize=7)
     return fig
@@ -87,7 +89,7 @@ def reanalyse(cfg, metrics: pd.DataFrame) -> dict:
     another comparison point (mid_fraction) or equivalence margin (no retraining)."""
     from nblib.experiments.roll_the_dice_analysis import decide
 
-    verdicts = decide(metrics, max(cfg.hash_lengths), cfg.mid_fraction, cfg.match_margin)
+    verdicts = decide(metrics, max(cfg.hash_lengths), cfg.mid_fraction, cfg.match_margin, cfg.main_temperature)
     for name, v in verdicts.items():
         print(f"[{name}] {v}\n")
     return verdicts
