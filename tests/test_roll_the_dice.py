@@ -21,7 +21,7 @@ TINY = dict(interactive=False, seeds=2, sibling_parents=2, sibling_children=6, g
     (dict(graph_len=9), "graph_len=9"),
     (dict(n_train=10**6), "n_train=1000000 exceeds"),
     (dict(graph_train=100), "graph_train=100 exceeds"),
-    (dict(tasks=["triangle"], triangle_nodes=6, triangle_share=0.1), "fewer than 2"),
+    (dict(tasks=["triangle"], triangle_nodes=6, triangle_share=0.05), "fewer than 2"),
     (dict(n_evals=6), "n_evals=6"),
     (dict(d_model=15), "divisible"),
 ])
