@@ -1,10 +1,10 @@
 """Benchmark: wall time of every notebook, per profile, with one and with two worker processes.
 
 For each profile and worker count, every notebook runs once through the real runner (papermill,
-kernel start included) into a fresh runs folder, so nothing is skipped and papermill_runs/ is not
-touched. With two workers two notebooks run at once, each capped to half the cores. Prints a
-Markdown table (seconds per notebook, and the suite's wall time) and writes it with the raw numbers
-to benchmarks/results/.
+kernel start included) into a fresh runs folder and a fresh checkpoints folder, so nothing is
+skipped or loaded from an earlier run and papermill_runs/ is not touched. With two workers two
+notebooks run at once, each capped to half the cores. Prints a Markdown table (seconds per
+notebook, and the suite's wall time) and writes it with the raw numbers to benchmarks/results/.
 
     python benchmarks/suite_time.py --profiles smoke            # about 2-3 minutes on 2 cores
     python benchmarks/suite_time.py --profiles smoke default    # about an hour: use an idle machine
@@ -45,10 +45,15 @@ def measure(notebooks: list[Path], profile: str, workers: int, timeout: float | 
     specs = [RunSpec(nb, profile) for nb in notebooks]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     with tempfile.TemporaryDirectory(prefix=f"suite-{profile}-w{workers}-") as root:
+        # fresh checkpoints too: notebooks load training runs recorded by an earlier pass
+        os.environ["NBLIB_CHECKPOINTS"] = str(Path(root) / "checkpoints")
         start = time.perf_counter()
-        results = run_many(specs, workers=workers, root=Path(root), timeout=timeout,
-                           on_result=lambda r: print(f"  [{r.get('status')}] {r.get('notebook')} "
-                                                     f"{r.get('duration_s')} s", flush=True))
+        try:
+            results = run_many(specs, workers=workers, root=Path(root) / "runs", timeout=timeout,
+                               on_result=lambda r: print(f"  [{r.get('status')}] {r.get('notebook')} "
+                                                         f"{r.get('duration_s')} s", flush=True))
+        finally:
+            os.environ.pop("NBLIB_CHECKPOINTS")
         suite = time.perf_counter() - start
     runs = {r["notebook"]: {"seconds": r.get("duration_s"), "status": r.get("status")} for r in results}
     return Measurement(profile, workers, round(suite, 1), round(load, 2), runs)

@@ -2,7 +2,8 @@
 
 Works the same from JupyterLab, papermill and pytest: the root is found from the installed
 package (an editable install sits in the repository), then from the working directory.
-Environment overrides: NBLIB_ROOT (repository root), NBLIB_RUNS (run records), NBLIB_CACHE.
+Environment overrides: NBLIB_ROOT (repository root), NBLIB_RUNS (run records), NBLIB_CACHE,
+NBLIB_CHECKPOINTS (checkpoints and recorded training runs).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def cache_dir(*parts: str) -> Path:
 
 
 def checkpoints_dir(*parts: str) -> Path:
-    """checkpoints/<parts>/, created on demand (git-ignored)."""
-    path = repo_root().joinpath("checkpoints", *parts)
+    """checkpoints/<parts>/ (or $NBLIB_CHECKPOINTS/<parts>/), created on demand (git-ignored)."""
+    path = Path(os.environ.get("NBLIB_CHECKPOINTS") or repo_root() / "checkpoints").joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path

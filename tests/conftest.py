@@ -28,7 +28,7 @@ SLUG = "01_fixture"
 if str(FIXTURES) not in sys.path:
     sys.path.insert(0, str(FIXTURES))
 
-CLEARED_VARS = ("NBLIB_RUN_DIR", "NBLIB_THREADS", "NBLIB_ROOT", "NBLIB_RUNS", "NBLIB_CACHE")
+CLEARED_VARS = ("NBLIB_RUN_DIR", "NBLIB_THREADS", "NBLIB_ROOT", "NBLIB_RUNS", "NBLIB_CACHE", "NBLIB_CHECKPOINTS")
 
 
 @pytest.fixture(scope="session")

@@ -58,8 +58,11 @@ def test_cache_dir_created_and_overridable(nbenv, monkeypatch, tmp_path):
     assert path == nbenv.root.resolve() / ".cache" / "x" and path.is_dir()
 
 
-def test_checkpoints_dir_created(nbenv):
+def test_checkpoints_dir_created_and_overridable(nbenv, monkeypatch, tmp_path):
     path = paths.checkpoints_dir("09_mlp", "seed0")
     assert path == nbenv.root.resolve() / "checkpoints" / "09_mlp" / "seed0"
     assert path.is_dir()
     assert isinstance(path, Path)
+    monkeypatch.setenv("NBLIB_CHECKPOINTS", str(tmp_path / "elsewhere"))
+    path = paths.checkpoints_dir("09_mlp")
+    assert path == tmp_path / "elsewhere" / "09_mlp" and path.is_dir()
