@@ -4,11 +4,15 @@ import json
 
 import pytest
 
-from nblib.train.grid import job_id, run_grid
+from nblib.train.grid import job_id, run_grid, run_jobs
 
 
 def square(job):  # module level: picklable for the process pool
     return {"value": job["x"] ** 2}
+
+
+def scaled(cfg, job, device="cpu"):  # a notebook's job function: fn(cfg, job, device=...)
+    return {"value": cfg["scale"] * job["x"], "device": device}
 
 
 def test_job_ids_are_stable_and_readable():
@@ -49,3 +53,24 @@ def test_an_interrupted_grid_resumes_with_the_missing_jobs_only(tmp_path):
 def test_parallel_processes_give_the_same_results(tmp_path):
     jobs = [{"x": i} for i in range(5)]
     assert run_grid(square, jobs, tmp_path / "a", workers=2) == run_grid(square, jobs, tmp_path / "b")
+
+
+class Bar:
+    """The two tqdm methods run_jobs calls."""
+
+    def __init__(self):
+        self.n, self.postfix = 0, []
+
+    def update(self, n):
+        self.n += n
+
+    def set_postfix_str(self, text):
+        self.postfix.append(text)
+
+
+def test_run_jobs_passes_config_and_device_and_ticks_the_bar(tmp_path):
+    bar = Bar()
+    out = run_jobs(scaled, {"scale": 3}, [{"x": 1}, {"x": 2}], tmp_path, device="cpu", workers=2, bar=bar,
+                   label=lambda job: f"x={job['x']}")
+    assert out == [{"value": 3, "device": "cpu"}, {"value": 6, "device": "cpu"}]
+    assert bar.n == 2 and sorted(bar.postfix) == ["x=1", "x=2"]

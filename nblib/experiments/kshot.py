@@ -25,7 +25,7 @@ from nblib.eval.passk import pass_at_k, pass_at_k_exact
 from nblib.models.lm import LMShape, build_lm
 from nblib.paths import checkpoints_dir
 from nblib.train.batches import TaskExamples
-from nblib.train.grid import run_grid
+from nblib.train.grid import run_jobs
 from nblib.train.objectives import kshot_loss
 from nblib.train.schedules import Schedule
 from nblib.train.trainer import TrainConfig, Trainer
@@ -259,15 +259,8 @@ def run_all(cfg: KshotConfig, device="cpu", workers: int = 1, bar=None) -> tuple
     """Every job; returns (curves, problems, seconds): one row per (task, k, seed, temperature,
     pass k) with pass@k, and one row per evaluated problem with its top-1 probability and entropy."""
     todo = jobs(cfg)
-    parallel = workers if torch.device(device).type == "cpu" else 1
-
-    def tick(job, result):
-        if bar is not None:
-            bar.set_postfix_str(f"{job['task']} k={job['k']} seed={job['seed']}")
-            bar.update(1)
-
-    results = run_grid(functools.partial(run_job, cfg, device=str(device)), todo, runs_folder(cfg),
-                       workers=parallel, on_result=tick)
+    results = run_jobs(run_job, cfg, todo, runs_folder(cfg), device, workers, bar,
+                       label=lambda job: f"{job['task']} k={job['k']} seed={job['seed']}")
     curves, per_problem = [], []
     for job, res in zip(todo, results, strict=True):
         for ev in res["evals"]:

@@ -9,7 +9,6 @@ run resumes where it stopped. The fitting and the verdicts live in `loss_form_an
 
 from __future__ import annotations
 
-import functools
 import time
 from dataclasses import dataclass
 
@@ -25,7 +24,7 @@ from nblib.paths import checkpoints_dir
 from nblib.scaling import FORMS
 from nblib.train.batches import RandomWindows
 from nblib.train.budgets import Budget, annealed_branches, steps_for, wsd_budgets
-from nblib.train.grid import run_grid
+from nblib.train.grid import run_jobs
 from nblib.train.schedules import Schedule
 from nblib.train.trainer import TrainConfig, Trainer
 
@@ -154,18 +153,10 @@ def run_all(cfg: LossFormConfig, device="cpu", workers: int = 1, bar=None) -> tu
     """Every (size, seed) job, largest first; returns one row per annealed point and the seconds
     each job took (a job recorded by an earlier run is loaded, not retrained)."""
     jobs = [{"width": w, "seed": s} for w in sorted(cfg.widths, reverse=True) for s in range(cfg.seeds)]
-    parallel = workers if torch.device(device).type == "cpu" else 1
-    if parallel > 1:
-        load_tokens(cfg.corpus, "train", cfg.vocab_size)  # tokenizer and caches once, before the workers
-        load_tokens(cfg.corpus, "val", cfg.vocab_size)
-
-    def tick(job, result):
-        if bar is not None:
-            bar.set_postfix_str(f"d_model={job['width']} seed={job['seed']}")
-            bar.update(1)
-
-    results = run_grid(functools.partial(train_run, cfg, device=str(device)), jobs, runs_folder(cfg),
-                       workers=parallel, on_result=tick)
+    load_tokens(cfg.corpus, "train", cfg.vocab_size)  # tokenizer and caches once, before any worker
+    load_tokens(cfg.corpus, "val", cfg.vocab_size)
+    results = run_jobs(train_run, cfg, jobs, runs_folder(cfg), device, workers, bar,
+                       label=lambda job: f"d_model={job['width']} seed={job['seed']}")
     rows = [{"d_model": job["width"], "seed": job["seed"], "N": res["N"], **point}
             for job, res in zip(jobs, results, strict=True) for point in res["points"]]
     seconds = {f"d{job['width']}-seed{job['seed']}": round(res["seconds"], 1)

@@ -11,7 +11,6 @@ and are recorded one by one (`nblib.train.grid`). Figures and verdicts: `roll_th
 
 from __future__ import annotations
 
-import functools
 import time
 from dataclasses import dataclass
 
@@ -24,7 +23,7 @@ from nblib.eval.creativity import creativity_scores, memorization, to_objects
 from nblib.eval.decoding import generate, seed_conditioned
 from nblib.models.lm import LMShape, build_lm
 from nblib.paths import checkpoints_dir
-from nblib.train.grid import run_grid
+from nblib.train.grid import run_jobs
 from nblib.train.objectives import answer_masked_targets, teacherless_targets
 from nblib.train.schedules import Schedule
 from nblib.train.trainer import TrainConfig, Trainer
@@ -215,15 +214,8 @@ def run_all(cfg: RollTheDiceConfig, device="cpu", workers: int = 1, bar=None) ->
     """Every job; returns the metric rows, the training losses and the seconds per job (a job
     recorded by an earlier run with the same training settings is loaded, not retrained)."""
     todo = jobs(cfg)
-    parallel = workers if torch.device(device).type == "cpu" else 1
-
-    def tick(job, result):
-        if bar is not None:
-            bar.set_postfix_str(f"{job['task']} {job['objective']} seed={job['seed']}")
-            bar.update(1)
-
-    results = run_grid(functools.partial(train_run, cfg, device=str(device)), todo, runs_folder(cfg),
-                       workers=parallel, on_result=tick)
+    results = run_jobs(train_run, cfg, todo, runs_folder(cfg), device, workers, bar,
+                       label=lambda job: f"{job['task']} {job['objective']} seed={job['seed']}")
     keys = lambda job: {"task": job["task"], "objective": job["objective"], "seed": job["seed"]}  # noqa: E731
     metrics = pd.DataFrame([{**keys(j), **r} for j, res in zip(todo, results, strict=True) for r in res["rows"]])
     losses = pd.DataFrame([{**keys(j), **r} for j, res in zip(todo, results, strict=True) for r in res["losses"]])

@@ -34,7 +34,8 @@ def plot_over_training(metrics: pd.DataFrame, value: str, hash_len: int, tempera
             _band(ax, rows, "step", value, cond, colours[cond], ls="--" if dashed else "-", marker="o", ms=3)
         ax.set(xscale="log", title=task, xlabel="training step")
     axes[0][0].set(ylabel=value)
-    axes[0][-1].legend(fontsize=7, title=f"hash length {hash_len}, T = {temperature:g}", title_fontsize=7)
+    axes[0][-1].legend(fontsize=7, title=f"hash length {hash_len}, T = {temperature:g}", title_fontsize=7,
+                       loc="upper left", bbox_to_anchor=(1.02, 1.0), handlelength=3)  # outside: curves cross
     return fig
 
 

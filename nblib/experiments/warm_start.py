@@ -11,7 +11,6 @@ and verdicts live in `warm_start_analysis`.
 
 from __future__ import annotations
 
-import functools
 import math
 import time
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from nblib.paths import checkpoints_dir
 from nblib.train.batches import RandomWindows
 from nblib.train.budgets import Budget, annealed_branches, wsd_budgets
 from nblib.train.distill import Distillation, KDSchedule
-from nblib.train.grid import run_grid
+from nblib.train.grid import run_jobs
 from nblib.train.schedules import Schedule
 from nblib.train.trainer import TrainConfig, Trainer
 
@@ -254,18 +253,11 @@ def train_student(cfg: WarmStartConfig, job: dict, device: str = "cpu") -> dict:
     return train_distilled(cfg, job, device)
 
 
-def _prepare(cfg: WarmStartConfig, device, workers: int) -> int:
-    parallel = workers if torch.device(device).type == "cpu" else 1
-    if parallel > 1:
-        _data(cfg)  # tokenizer and caches once, before the workers
-    return parallel
-
-
 def run_teachers(cfg: WarmStartConfig, device="cpu", workers: int = 1) -> pd.DataFrame:
     """One teacher per seed (loaded when already trained with the same settings)."""
     jobs = [{"seed": s} for s in range(cfg.seeds)]
-    results = run_grid(functools.partial(train_teacher, cfg, device=str(device)), jobs, teachers_folder(cfg),
-                       workers=_prepare(cfg, device, workers))
+    _data(cfg)  # tokenizer and caches once, before any worker
+    results = run_jobs(train_teacher, cfg, jobs, teachers_folder(cfg), device, workers)
     return pd.DataFrame([{"seed": j["seed"], **{k: v for k, v in r.items() if k != "path"}}
                          for j, r in zip(jobs, results, strict=True)])
 
@@ -283,14 +275,8 @@ def run_students(cfg: WarmStartConfig, device="cpu", workers: int = 1, bar=None)
     """Every student run (teachers must exist): one row per (condition, seed, budget) with its
     held-out loss and compute, and the validation curves at the largest budget."""
     jobs = student_jobs(cfg)
-
-    def tick(job, result):
-        if bar is not None:
-            bar.set_postfix_str(f"{job['condition']} seed={job['seed']}")
-            bar.update(1)
-
-    results = run_grid(functools.partial(train_student, cfg, device=str(device)), jobs, students_folder(cfg),
-                       workers=_prepare(cfg, device, workers), on_result=tick)
+    results = run_jobs(train_student, cfg, jobs, students_folder(cfg), device, workers, bar,
+                       label=lambda job: f"{job['condition']} seed={job['seed']}")
     teacher_forward = flops_per_token(shape(cfg, cfg.teacher_width))["forward"]
     rows, curves = [], []
     for job, res in zip(jobs, results, strict=True):

@@ -9,6 +9,7 @@ halfway, redoes only the jobs without a result. Across machines and notebooks, t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Sequence
@@ -66,3 +67,19 @@ def run_grid(fn: Callable[[dict], dict], jobs: Sequence[dict], folder: str | Pat
         for i in todo:
             finish(i, fn(jobs[i]))
     return results
+
+
+def run_jobs(fn: Callable, cfg, jobs: Sequence[dict], folder: str | Path, device="cpu", workers: int = 1,
+             bar=None, label: Callable[[dict], str] | None = None) -> list[dict]:
+    """`run_grid` for a notebook's job function `fn(cfg, job, device=...)`: worker processes on CPU
+    only (a GPU runs one job at a time), and `bar` (a tqdm bar) ticked per job, with `label(job)`
+    as its postfix."""
+    parallel = workers if torch.device(device).type == "cpu" else 1
+
+    def tick(job: dict, result: dict) -> None:
+        if bar is not None:
+            if label is not None:
+                bar.set_postfix_str(label(job))
+            bar.update(1)
+
+    return run_grid(functools.partial(fn, cfg, device=str(device)), jobs, folder, workers=parallel, on_result=tick)
