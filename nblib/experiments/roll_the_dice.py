@@ -85,8 +85,6 @@ class RollTheDiceConfig:
                               "hash) and at least one positive length (seed-conditioning)")
         if self.graph_len > self.graph_entities:
             raise ConfigError(f"graph_len={self.graph_len} must not exceed graph_entities={self.graph_entities}")
-        if self.seeds < 2:
-            pass  # one seed runs, but the verdicts then have no interval
         LMShape(d_model=self.d_model, n_heads=self.n_heads).check()
         for name in self.tasks:
             task = make_task(self, name)
