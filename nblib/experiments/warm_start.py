@@ -28,6 +28,7 @@ from nblib.train.batches import RandomWindows
 from nblib.train.budgets import Budget, annealed_branches, wsd_budgets
 from nblib.train.distill import Distillation, KDSchedule
 from nblib.train.grid import run_jobs
+from nblib.train.objectives import next_token_loss
 from nblib.train.schedules import Schedule
 from nblib.train.trainer import TrainConfig, Trainer
 
@@ -166,10 +167,10 @@ def students_folder(cfg: WarmStartConfig):
 
 
 def _trainer(cfg: WarmStartConfig, model, lr: float, seed: int, train: torch.Tensor, schedule: Schedule,
-             val=None, eval_every: int = 0, objective=None, log_every: int = 10) -> Trainer:
+             val=None, eval_every: int = 0, objective=next_token_loss, log_every: int = 10) -> Trainer:
     train_cfg = TrainConfig(lr=lr, schedule=schedule, seed=seed, eval_every=eval_every, log_every=log_every)
-    extra = {} if objective is None else {"objective": objective}
-    return Trainer(model, train_cfg, RandomWindows(train, cfg.batch_size, cfg.context), val_windows=val, **extra)
+    return Trainer(model, train_cfg, RandomWindows(train, cfg.batch_size, cfg.context), val_windows=val,
+                   objective=objective)
 
 
 def train_teacher(cfg: WarmStartConfig, job: dict, device: str = "cpu") -> dict:

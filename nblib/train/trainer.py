@@ -63,6 +63,7 @@ class Trainer:
                  val_windows: torch.Tensor | None = None, callbacks: Sequence[Callback] = (),
                  objective: Callable = next_token_loss, branch: str = ""):
         self.model, self.cfg, self.batches, self.objective = model.train(), cfg, batches, objective
+        self.objective_uses_inputs = getattr(objective, "uses_inputs", False)  # e.g. distillation's teacher
         self.val_windows = val_windows  # (n, context + 1) fixed held-out windows, or None
         self.callbacks, self.branch = list(callbacks), branch
         self.device = next(model.parameters()).device
@@ -81,7 +82,7 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         logits = self.model(input_ids=inputs).logits  # (batch, seq, vocab)
-        if getattr(self.objective, "uses_inputs", False):  # e.g. distillation: a teacher reads the inputs
+        if self.objective_uses_inputs:
             loss = self.objective(logits, targets, inputs=inputs, step=self.step)
         else:
             loss = self.objective(logits, targets)
