@@ -70,6 +70,17 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_gallery(args) -> int:
+    from nblib import gallery
+
+    if args.check:
+        diff = gallery.check_readme()
+        print("\n".join(diff) if diff else "README gallery matches the reference records")
+        return 1 if diff else 0
+    print(f"gallery written into {gallery.write_readme()}")
+    return 0
+
+
 def cmd_list(args) -> int:
     from nblib.config import field_help
     from nblib.runner import config_class, list_notebooks, parameters_cell, profiles
@@ -139,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--root", default=None, help="runs folder (default papermill_runs/)")
     p.set_defaults(func=cmd_report)
     sub.add_parser("list", help="notebooks, profiles and parameters").set_defaults(func=cmd_list)
+    p = sub.add_parser("gallery", help="regenerate the README gallery from figures/*/reference_run.json")
+    p.add_argument("--check", action="store_true", help="only compare; exit 1 if the README drifted")
+    p.set_defaults(func=cmd_gallery)
     sub.add_parser("doctor", help="versions, kernels, paths").set_defaults(func=cmd_doctor)
     args = parser.parse_args(argv)
     try:

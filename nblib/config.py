@@ -17,6 +17,7 @@ import json
 import types
 import typing
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal, Union, get_args, get_origin
 
 
@@ -24,14 +25,27 @@ class ConfigError(ValueError):
     """A parameter is unknown, missing, of the wrong type or out of range."""
 
 
-def param(default: Any, help: str, *, low: float | None = None, high: float | None = None,
-          choices: tuple | None = None, item_low: float | None = None,
-          item_high: float | None = None) -> Any:
-    """A dataclass field with a help text and optional bounds (inclusive) or choices.
+AFFECTS = ("train", "eval", "analysis", "runtime")  # what a field can shape, earliest stage first
 
-    `item_low`/`item_high` bound each element of a list-valued field.
+
+def param(default: Any, help: str, *, affects: str | tuple[str, ...] | None = None,
+          low: float | None = None, high: float | None = None, choices: tuple | None = None,
+          item_low: float | None = None, item_high: float | None = None) -> Any:
+    """A dataclass field with a help text, what it affects, and optional bounds or choices.
+
+    `affects` names the stages whose results the field shapes: "train" (what is trained),
+    "eval" (what is measured on trained models), "analysis" (statistics and verdicts only) or
+    "runtime" (how fast, never what), or a notebook's own stage (e.g. "teacher"); a tuple for
+    several. Cached results are keyed by exactly the fields of their stages (`cache_key`).
+    `low`/`high` are inclusive bounds; `item_low`/`item_high` bound each element of a list.
     """
-    meta = dict(help=help, low=low, high=high, choices=choices, item_low=item_low, item_high=item_high)
+    if affects is not None:
+        kinds = (affects,) if isinstance(affects, str) else tuple(affects)
+        if not kinds or not all(isinstance(k, str) and k for k in kinds):
+            raise ValueError(f"affects={affects!r}: a stage name or a tuple of them, e.g. 'train'")
+        affects = kinds
+    meta = dict(help=help, affects=affects, low=low, high=high, choices=choices,
+                item_low=item_low, item_high=item_high)
     if isinstance(default, list | dict):
         return dataclasses.field(default_factory=lambda d=default: type(d)(d), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -153,11 +167,64 @@ def replace(cfg: Any, **changes: Any) -> Any:
     return build(type(cfg), {**dataclasses.asdict(cfg), **changes})
 
 
+def affects(cls_or_cfg: Any) -> dict[str, tuple[str, ...] | None]:
+    """Field name -> the stages it affects (None where the field does not say)."""
+    return {f.name: f.metadata.get("affects") for f in dataclasses.fields(cls_or_cfg)}
+
+
+def unclassified(cls_or_cfg: Any) -> list[str]:
+    """Fields that do not say what they affect (a test holds every notebook config to none)."""
+    return [name for name, kinds in affects(cls_or_cfg).items() if not kinds]
+
+
+def fields_affecting(cls_or_cfg: Any, *kinds: str) -> list[str]:
+    """Names of the fields that shape any of the stages `kinds`, in declaration order."""
+    if not kinds:
+        raise ValueError("fields_affecting: name at least one stage, e.g. 'train'")
+    missing = unclassified(cls_or_cfg)
+    if missing:
+        raise ConfigError(f"fields {missing} of {type(cls_or_cfg).__name__} do not say what they affect")
+    return [name for name, its in affects(cls_or_cfg).items() if set(its) & set(kinds)]
+
+
+def cache_key(cfg: Any, *kinds: str) -> str:
+    """A short stable hash of every field that shapes the stages `kinds`: names the folder of
+    cached results of those stages, so a change to any such field never reuses stale results."""
+    return fingerprint(cfg, fields_affecting(cfg, *kinds))
+
+
 def fingerprint(cfg: Any, keys: typing.Iterable[str]) -> str:
     """A short stable hash of the fields `keys` of `cfg` (names folders of what those fields shape,
     e.g. checkpoints, so runs with other settings never read them)."""
     blob = json.dumps({k: getattr(cfg, k) for k in keys}, sort_keys=True)
     return hashlib.blake2b(blob.encode(), digest_size=5).hexdigest()
+
+
+@dataclass(frozen=True)
+class NotebookConfig:
+    """Fields every notebook has; a notebook's config subclasses it (or `GridConfig`) and may
+    redeclare a field to change its default or help. They come first in every parameters cell."""
+
+    interactive: bool = param(True, "show widgets and live bars (the runner sets False)",
+                              affects="runtime")
+    seeds: int = param(3, "independent seeds per condition", affects="analysis", low=1, high=50)
+    first_seed: int = param(0, "the first seed: seeds first_seed, first_seed + 1, ... run "
+                               "(e.g. 3 to replicate on fresh seeds)", affects="analysis", low=0,
+                            high=10_000)
+    device: str = param("auto", "torch device", affects="runtime", choices=("auto", "cpu", "cuda"))
+
+    @property
+    def seed_list(self) -> list[int]:
+        """The seeds this run uses."""
+        return list(range(self.first_seed, self.first_seed + self.seeds))
+
+
+@dataclass(frozen=True)
+class GridConfig(NotebookConfig):
+    """A notebook that runs a grid of training jobs (`train.grid.run_jobs`)."""
+
+    workers: int = param(2, "training runs at once (processes, CPU only)", affects="runtime",
+                         low=1, high=64)
 
 
 def as_table(cfg: Any) -> str:

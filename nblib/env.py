@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import random
@@ -19,6 +20,23 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+def derive_seed(seed: int, *purpose: str | int) -> int:
+    """A seed for one purpose of one run, e.g. derive_seed(seed, "noise", i, draw): independent
+    streams from numpy's SeedSequence (instead of offsets such as 10_000 + seed, which collide)."""
+    words = [seed, *[_word(p) for p in purpose]]
+    if any(w < 0 for w in words):
+        raise ValueError(f"derive_seed{(seed, *purpose)}: seeds and integer purposes must be >= 0")
+    return int(np.random.SeedSequence(words).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+def _word(part: str | int) -> int:
+    if isinstance(part, bool) or not isinstance(part, int | str):
+        raise TypeError(f"derive_seed purpose {part!r}: expected a string or an int")
+    if isinstance(part, int):
+        return part
+    return int.from_bytes(hashlib.blake2b(part.encode(), digest_size=8).digest(), "little")
 
 
 def pick_device(preference: str = "auto") -> torch.device:

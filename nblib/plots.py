@@ -1,13 +1,17 @@
-"""One seaborn theme for every notebook, and `save(fig, name)` into the run's figures folder."""
+"""One seaborn theme for every notebook, `save`/`show` into the run's figures folder, and bands
+that draw the interval the verdicts use (Student-t over seeds)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import pandas as pd
 import seaborn as sns
 
 from nblib.record import current_run_dir
+from nblib.stats import mean_ci_table
 
 PALETTE = "colorblind"
 
@@ -29,3 +33,31 @@ def save(fig: plt.Figure, name: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     return path
+
+
+def show(fig: plt.Figure, name: str) -> Path:
+    """Save `fig` (as `save` does), show it, and return the saved path."""
+    path = save(fig, name)
+    plt.show()
+    return path
+
+
+def mean_band(ax: plt.Axes, df: pd.DataFrame, x: str, y: str, *, hue: str | None = None,
+              unit: str = "seed", clip: tuple[float | None, float | None] = (None, None),
+              level: float = 0.95, palette: Sequence | None = None, marker: str = "o",
+              label_fmt: str = "{}", **line_kw) -> pd.DataFrame:
+    """Mean of `y` against `x` (one line per `hue` value) with the Student-t interval over `unit`
+    (the interval a verdict uses, not seaborn's bootstrap), clipped to the metric's range
+    `clip`; a group with one unit gets the line without a band. Returns the drawn table."""
+    table = mean_ci_table(df, [*([hue] if hue else []), x], y, unit=unit, level=level, clip=clip)
+    groups = table.groupby(hue, sort=False) if hue else [(None, table)]
+    colors = palette or sns.color_palette(PALETTE)
+    for i, (key, part) in enumerate(groups):
+        part = part.sort_values(x)
+        color = colors[i % len(colors)]
+        label = None if key is None else label_fmt.format(key)
+        ax.plot(part[x], part["mean"], marker=marker, color=color, label=label, **line_kw)
+        ax.fill_between(part[x], part["low"], part["high"], color=color, alpha=0.2, linewidth=0)
+    ax.set_xlabel(ax.get_xlabel() or x)
+    ax.set_ylabel(ax.get_ylabel() or y)
+    return table

@@ -142,3 +142,35 @@ def load_runs(root: str | Path | None = None, notebook: str | None = None):
                     if isinstance(v, bool | int | float | str) or v is None})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+class InvariantError(AssertionError):
+    """An invariant that must hold at any scale failed (names every failing one)."""
+
+
+def check_invariants(invariants: dict[str, bool]) -> dict[str, bool]:
+    """Record `invariants` (name -> holds?), print them, and raise InvariantError naming each
+    one that fails; the smoke test reads them back from metrics.json."""
+    if not invariants:
+        raise ValueError("check_invariants: no invariants given")
+    invariants = {name: bool(holds) for name, holds in invariants.items()}
+    record("invariants", invariants)
+    for name, holds in invariants.items():
+        print(f"{'ok    ' if holds else 'FAILED'} {name}")
+    failed = [name for name, holds in invariants.items() if not holds]
+    if failed:
+        raise InvariantError(f"invariants failed: {failed}")
+    return invariants
+
+
+def record_verdicts(verdicts: dict[str, Any], headline: str) -> Any:
+    """Record every verdict under `verdicts` and `verdicts[headline]` as the run's verdict, print
+    each, and return the headline; the reference record and the README gallery read all of them."""
+    if headline not in verdicts:
+        raise KeyError(f"headline {headline!r} is not one of the verdicts {list(verdicts)}")
+    record("verdicts", verdicts)
+    record("headline", headline)
+    record("verdict", verdicts[headline])
+    for name, v in verdicts.items():
+        print(f"[{name}{' · headline' if name == headline else ''}] {v}\n")
+    return verdicts[headline]

@@ -30,6 +30,7 @@ from nblib.config import ConfigError, build
 from nblib.paths import figures_dir, notebooks_dir, profiles_dir, runs_dir
 from nblib.record import METRICS, RUN_DIR_ENV, now, read_json, update_metrics, write_json_atomic
 
+REFERENCE_VALUES = ("headline", "verdicts", "invariants", "runtime_estimate")  # kept in reference_run.json
 THREAD_VARS = ("NBLIB_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
@@ -182,13 +183,18 @@ def run_notebook(spec: RunSpec, *, root: Path | None = None, kernel: str = "pyth
 
 
 def publish_figures(run_dir: Path, slug: str) -> Path:
-    """Copy a reference run's figures into the committed figures/<slug>/ (replacing old ones)."""
+    """Copy a reference run's figures into the committed figures/<slug>/ (replacing old ones), with
+    its record: every verdict (the README gallery is generated from them), the invariants and the
+    runtime estimate next to the measured duration."""
     target = figures_dir(slug)
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(Path(run_dir) / "figures", target)
+    metrics = read_json(Path(run_dir) / METRICS)
+    values = metrics.get("values") or {}
     write_json_atomic(target / "reference_run.json", {
-        k: v for k, v in read_json(Path(run_dir) / METRICS).items()
-        if k in ("notebook", "run_id", "profile", "params", "verdict", "duration_s", "finished", "env")})
+        **{k: v for k, v in metrics.items()
+           if k in ("notebook", "run_id", "profile", "params", "verdict", "duration_s", "finished", "env")},
+        **{k: values[k] for k in REFERENCE_VALUES if k in values}})
     return target
 
 

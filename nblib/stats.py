@@ -25,10 +25,12 @@ class Estimate:
     level: float = 0.95  # coverage of the interval
     n: int = 0  # number of independent units (seeds) behind it
     p_value: float | None = None  # of the test that fits the design, when there is one
+    unit: str = "seeds"  # the unit of replication n counts (seeds, items, pretraining runs, ...)
 
     def __str__(self) -> str:
         p = "" if self.p_value is None else f", p={self.p_value:.3g}"
-        return f"{self.value:.4g} [{self.low:.4g}, {self.high:.4g}] ({self.level:.0%} CI, n={self.n}{p})"
+        return (f"{self.value:.4g} [{self.low:.4g}, {self.high:.4g}] "
+                f"({self.level:.0%} CI, n={self.n} {self.unit}{p})")
 
 
 def _clean(x: Sequence[float]) -> np.ndarray:
@@ -46,6 +48,68 @@ def mean_ci(x: Sequence[float], level: float = 0.95) -> Estimate:
     sem = x.std(ddof=1) / np.sqrt(len(x))
     half = sps.t.ppf(0.5 + level / 2, len(x) - 1) * sem
     return Estimate(float(x.mean()), float(x.mean() - half), float(x.mean() + half), level, len(x))
+
+
+def mean_ci_any(x: Sequence[float], level: float = 0.95) -> Estimate:
+    """`mean_ci`, tolerating fewer than 2 values (a smoke run with one seed): the mean (NaN for
+    none) with a NaN interval instead of an error."""
+    x = np.asarray(x, dtype=float)
+    if len(x) < 2:
+        value = float(x.mean()) if len(x) else float("nan")
+        return Estimate(value, float("nan"), float("nan"), level, len(x))
+    return mean_ci(x, level)
+
+
+def paired_any(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> Estimate:
+    """`paired`, tolerating fewer than 2 pairs (the mean difference with a NaN interval)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if len(a) < 2:
+        return mean_ci_any(a - b, level)
+    return paired(a, b, level)
+
+
+def mean_ci_table(df, by: Sequence[str], y: str, unit: str | None = "seed", level: float = 0.95,
+                  clip: tuple[float | None, float | None] = (None, None)):
+    """Per group `by`: mean of `y` over units with its Student-t interval (a unit's rows are
+    averaged first), clipped to the metric's range. Columns: *by, mean, low, high, n."""
+    import pandas as pd
+
+    by = list(by)
+    per_unit = df.groupby([*by, unit], sort=False)[y].mean().reset_index() if unit else df
+    rows = []
+    for key, part in per_unit.groupby(by, sort=False):
+        est = mean_ci_any(part[y].to_numpy(float), level)
+        low, high = np.clip([est.low, est.high], clip[0], clip[1]) if clip != (None, None) else (
+            est.low, est.high)
+        if not np.isfinite(est.low):
+            low = high = est.value
+        rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True)),
+                     "mean": est.value, "low": float(low), "high": float(high), "n": est.n})
+    return pd.DataFrame(rows, columns=[*by, "mean", "low", "high", "n"])
+
+
+def slopes_per_unit(df, x: str, y: str, unit: Sequence[str] | str = "seed", degree: int = 1):
+    """The highest-order least-squares polynomial coefficient of `y` on `x`, one per unit
+    (`degree` 1: the slope; 2: the curvature), as a pandas Series indexed by unit."""
+    unit = [unit] if isinstance(unit, str) else list(unit)
+    return df.groupby(unit).apply(
+        lambda g: np.polyfit(g[x].to_numpy(float), g[y].to_numpy(float), degree)[0],
+        include_groups=False)
+
+
+def slope_ci(df, x: str, y: str, unit: Sequence[str] | str = "seed", level: float = 0.95) -> Estimate:
+    """Mean over units of the per-unit slope of `y` on `x`, with its t-interval (each unit — a
+    seed, a pretraining run — gives one slope, so the interval is over units, not points)."""
+    return mean_ci_any(slopes_per_unit(df, x, y, unit).to_numpy(), level)
+
+
+def tost(estimate: Estimate, margin: float) -> bool:
+    """Equivalence (two one-sided tests at the interval's level, read off a (1 − 2α) interval):
+    True when the whole interval lies inside (−margin, +margin). Pass the 90% interval for
+    the conventional α = 0.05 TOST."""
+    if margin <= 0:
+        raise ValueError(f"equivalence margin must be > 0, got {margin}")
+    return bool(-margin < estimate.low and estimate.high < margin)
 
 
 def paired(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> Estimate:
@@ -127,6 +191,34 @@ class Verdict:
     def __str__(self) -> str:
         return (f"{self.label}: {self.claim}\n  estimate {self.estimate}; "
                 f"claim holds if the whole interval is {self.direction} {self.threshold:.4g}")
+
+
+def differs_or_equivalent(claim: str, estimate: Estimate, margin: float,
+                          details: dict | None = None) -> Verdict:
+    """A two-sided claim "the quantity differs from 0": SUPPORTED if the interval excludes 0, NOT
+    SUPPORTED if it lies within ±`margin` (equivalent to 0, the margin stated in advance),
+    INCONCLUSIVE otherwise."""
+    if estimate.low > 0 or estimate.high < 0:
+        label = LABELS[0]
+    elif tost(estimate, margin):
+        label = LABELS[1]
+    else:
+        label = LABELS[2]
+    sign = "above 0" if estimate.low > 0 else "below 0" if estimate.high < 0 else "not determined"
+    return Verdict(label, claim, estimate, 0.0, "≠",
+                   {"equivalence_margin": margin, "sign": sign, **(details or {})})
+
+
+def all_of(claim: str, parts: dict[str, Verdict], headline: str,
+           details: dict | None = None) -> Verdict:
+    """A compound claim that holds only if every part does: SUPPORTED if all parts are, NOT
+    SUPPORTED if any part is, else INCONCLUSIVE; reported on the estimate of part `headline`."""
+    labels = {name: v.label for name, v in parts.items()}
+    label = (LABELS[1] if LABELS[1] in labels.values()
+             else LABELS[0] if all(lab == LABELS[0] for lab in labels.values()) else LABELS[2])
+    head = parts[headline]
+    return Verdict(label, claim, head.estimate, head.threshold, head.direction,
+                   {"parts": parts, "rule": "all parts SUPPORTED", **(details or {})})
 
 
 def verdict(claim: str, estimate: Estimate, threshold: float, direction: str = "<",

@@ -51,6 +51,16 @@ class LMShape:
         return width
 
 
+def shape_of(cfg, **overrides) -> LMShape:
+    """The LMShape a notebook config describes: its fields named like LMShape's (vocab_size,
+    d_model, n_layers, n_heads, context, arch, mlp_ratio, tie_embeddings), then `overrides`
+    (e.g. d_model=width for one size of a family, vocab_size of a task)."""
+    names = [f for f in LMShape.__dataclass_fields__ if hasattr(cfg, f)]
+    shape = LMShape(**{**{f: getattr(cfg, f) for f in names}, **overrides})
+    shape.check()
+    return shape
+
+
 def hf_config(shape: LMShape):
     """The `transformers` config for `shape`."""
     shape.check()

@@ -51,6 +51,18 @@ def log_spaced_steps(max_step: int, every: int) -> list[int]:
     return sorted({s for s in powers if s <= max_step} | set(range(0, max_step + 1, every)) | {max_step})
 
 
+def geometric_steps(total: int, n: int, first: float = 1.0) -> list[int]:
+    """`n` evaluation steps spaced geometrically from `first` to `total` (rounded to the nearest
+    step, at least 1, unique and ascending): the one rule for log-spaced evaluation points."""
+    if total < 1 or n < 1 or first <= 0:
+        raise ConfigError(f"geometric_steps(total={total}, n={n}, first={first}): expected "
+                          "total >= 1, n >= 1 and first > 0")
+    if n == 1:
+        return [total]
+    ratio = (total / max(1.0, first)) ** (1 / (n - 1))
+    return sorted({max(1, round(max(1.0, first) * ratio**k)) for k in range(n - 1)} | {total})
+
+
 def _name(step: int, branch: str) -> str:
     return f"step-{step:06d}" + (f"-{branch}" if branch else "")
 

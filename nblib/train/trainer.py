@@ -1,10 +1,14 @@
-"""One Trainer for every notebook that trains a language model.
+"""One Trainer for every notebook that trains a model: language models, MLPs, RL objectives.
 
 AdamW (weight decay on matrices only), a learning-rate `Schedule`, gradient clipping, periodic
-evaluation on fixed held-out windows, callbacks (progress, live plot, checkpoints), any objective
-on (logits, targets) (one that sets `uses_inputs` is also given the inputs and the step), WSD decay
-branches (`fork`), and exact resume from a checkpoint. On CPU the same seed gives the same run bit
-for bit.
+evaluation, callbacks (progress, live plot, checkpoints), WSD decay branches (`fork`), and exact
+resume from a checkpoint. On CPU the same seed gives the same run bit for bit.
+
+What is minimised is a loss hook `loss_fn(model, batch, step) -> loss`, where `batch` is the tuple
+of tensors `batches(generator)` drew (moved to the model's device). The default, `lm_loss`, is a
+language model's loss: any objective on (logits, targets), one that sets `uses_inputs` also given
+the inputs and the step (e.g. distillation's teacher). Evaluation is the mean LM loss on fixed
+held-out windows unless an `eval_fn(model) -> float` is given.
 """
 
 from __future__ import annotations
@@ -19,7 +23,23 @@ from nblib.eval.lm_loss import mean_loss
 from nblib.train.objectives import next_token_loss
 from nblib.train.schedules import Schedule
 
-Batches = Callable[[torch.Generator], tuple[torch.Tensor, torch.Tensor]]
+Batches = Callable[[torch.Generator], tuple[torch.Tensor, ...]]
+LossFn = Callable[[torch.nn.Module, tuple[torch.Tensor, ...], int], torch.Tensor]
+
+
+def lm_loss(objective: Callable = next_token_loss) -> LossFn:
+    """The loss hook of a causal LM trained on (inputs, targets) batches with `objective`."""
+    if getattr(objective, "uses_inputs", False):
+        def loss(model, batch, step):
+            inputs, targets = batch  # (B, L) each
+            logits_BxLxV = model(input_ids=inputs).logits
+            return objective(logits_BxLxV, targets, inputs=inputs, step=step)
+    else:
+        def loss(model, batch, step):
+            inputs, targets = batch  # (B, L) each
+            return objective(model(input_ids=inputs).logits, targets)
+    loss.objective = objective
+    return loss
 
 
 @dataclass(frozen=True)
@@ -61,9 +81,13 @@ class Trainer:
 
     def __init__(self, model: torch.nn.Module, cfg: TrainConfig, batches: Batches,
                  val_windows: torch.Tensor | None = None, callbacks: Sequence[Callback] = (),
-                 objective: Callable = next_token_loss, branch: str = ""):
+                 objective: Callable = next_token_loss, branch: str = "",
+                 loss_fn: LossFn | None = None, eval_fn: Callable[[torch.nn.Module], float] | None = None):
+        """`objective` is the LM objective of the default loss hook; `loss_fn` replaces the hook
+        (then `objective` is unused); `eval_fn` replaces the evaluation on `val_windows`."""
         self.model, self.cfg, self.batches, self.objective = model.train(), cfg, batches, objective
-        self.objective_uses_inputs = getattr(objective, "uses_inputs", False)  # e.g. distillation's teacher
+        self.loss_fn = loss_fn or lm_loss(objective)
+        self.eval_fn = eval_fn
         self.val_windows = val_windows  # (n, context + 1) fixed held-out windows, or None
         self.callbacks, self.branch = list(callbacks), branch
         self.device = next(model.parameters()).device
@@ -76,32 +100,32 @@ class Trainer:
     # --- one update -------------------------------------------------------------------------------
     def train_step(self) -> torch.Tensor:
         """One optimizer step; returns the loss as a tensor (no host sync)."""
-        inputs, targets = self.batches(self.generator)  # (batch, seq) each
-        inputs, targets = inputs.to(self.device), targets.to(self.device)
+        batch = tuple(t.to(self.device) for t in self.batches(self.generator))  # e.g. (B, L) each
         lr = self.cfg.lr * self.cfg.schedule(self.step)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        logits = self.model(input_ids=inputs).logits  # (batch, seq, vocab)
-        if self.objective_uses_inputs:
-            loss = self.objective(logits, targets, inputs=inputs, step=self.step)
-        else:
-            loss = self.objective(logits, targets)
+        loss = self.loss_fn(self.model, batch, self.step)  # scalar
         loss.backward()
         if self.cfg.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
-        self.tokens += inputs.numel()
+        self.tokens += batch[0].numel()  # tokens for an LM; examples x features otherwise
         return loss.detach()
 
     def evaluate(self) -> float:
-        """Mean loss on the validation windows (nats/token), recorded in `history`."""
-        val_loss = mean_loss(self.model, self.val_windows)
+        """`eval_fn(model)`, else the mean loss on the validation windows (nats/token); recorded
+        in `history` as val_loss."""
+        val_loss = self.eval_fn(self.model) if self.eval_fn else mean_loss(self.model, self.val_windows)
         self.history.append({"step": self.step, "tokens": self.tokens, "val_loss": val_loss})
         for cb in self.callbacks:
             cb.on_eval(self, val_loss)
         return val_loss
+
+    @property
+    def can_evaluate(self) -> bool:
+        return self.eval_fn is not None or self.val_windows is not None
 
     # --- loops ------------------------------------------------------------------------------------
     def fit(self, until_step: int) -> Trainer:
@@ -121,7 +145,7 @@ class Trainer:
                                      "lr": cfg.lr * cfg.schedule(self.step - 1), "train_loss": value})
             for cb in self.callbacks:
                 cb.on_step(self, loss)
-            if cfg.eval_every and self.val_windows is not None and self.step % cfg.eval_every == 0:
+            if cfg.eval_every and self.can_evaluate and self.step % cfg.eval_every == 0:
                 self.evaluate()
         for cb in self.callbacks:
             cb.on_end(self)
@@ -134,7 +158,7 @@ class Trainer:
         cfg = TrainConfig(**{**asdict(self.cfg), "schedule": self.cfg.schedule.with_decay(
             self.step, decay_steps)})
         twin = Trainer(copy.deepcopy(self.model), cfg, self.batches, self.val_windows, callbacks,
-                       self.objective, branch)
+                       self.objective, branch, loss_fn=self.loss_fn, eval_fn=self.eval_fn)
         twin.optimizer.load_state_dict(copy.deepcopy(self.optimizer.state_dict()))
         twin.generator.set_state(self.generator.get_state())
         twin.step, twin.tokens, twin.history = self.step, self.tokens, list(self.history)
@@ -158,3 +182,15 @@ class Trainer:
         torch.set_rng_state(extra["torch_rng"])
         self.history = list(ckpt.meta.get("history", []))
         return self
+
+
+def seconds_per_step(trainer: Trainer, steps: int = 5, warmup: int = 2) -> float:
+    """Wall seconds per optimizer step of `trainer` on this machine, timed over `steps` steps
+    after `warmup` (it trains them: pass a throwaway trainer). The base of every notebook's
+    runtime estimate."""
+    import time
+
+    trainer.fit(trainer.step + warmup)
+    start = time.perf_counter()
+    trainer.fit(trainer.step + steps)
+    return (time.perf_counter() - start) / steps
