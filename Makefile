@@ -10,7 +10,7 @@ NB ?= all
 PROFILE ?= default
 WORKERS ?= 2
 
-.PHONY: setup run reference test test-fast test-browser report lab bench suite-time doctor clean-runs
+.PHONY: setup run reference test lint test-fast test-browser report lab bench suite-time doctor clean-runs
 
 $(STAMP): pyproject.toml requirements-nodeps.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,11 +25,15 @@ setup: $(STAMP)  ## create .venv and install everything
 run: $(STAMP)  ## run notebooks headlessly: make run [NB=09] [PROFILE=smoke] [WORKERS=2]
 	$(PY) -m nblib run $(NB) --profile $(PROFILE) --workers $(WORKERS)
 
-reference: $(STAMP)  ## re-run at the default profile and publish figures to figures/<slug>/
+reference: $(STAMP)  ## re-run at the default profile, publish figures/<slug>/, regenerate the README gallery
 	$(PY) -m nblib run $(NB) --profile default --workers $(WORKERS) --reference --force
+	$(PY) -m nblib gallery
 
-test: $(STAMP)  ## the whole test suite (unit tests + every notebook at the smoke profile)
+test: $(STAMP) lint  ## the whole test suite: ruff, unit tests, every notebook at the smoke profile
 	$(PY) -m pytest
+
+lint: $(STAMP)  ## ruff (line length 100 enforced) over the library, tests and benchmarks
+	$(PY) -m ruff check nblib tests benchmarks
 
 test-fast: $(STAMP)  ## unit tests only (no notebook execution)
 	$(PY) -m pytest -m "not notebooks"

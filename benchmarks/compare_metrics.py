@@ -35,8 +35,16 @@ def diff(old, new, path: str = "") -> list[str]:
     if isinstance(old, list) and isinstance(new, list):
         if len(old) != len(new):
             return [f"{path}: length {len(old)} -> {len(new)}"]
-        return [d for i, (a, b) in enumerate(zip(old, new, strict=True)) for d in diff(a, b, f"{path}[{i}]")]
-    if isinstance(old, float) and isinstance(new, float) and math.isclose(old, new, rel_tol=0, abs_tol=0):
+        return [
+            d
+            for i, (a, b) in enumerate(zip(old, new, strict=True))
+            for d in diff(a, b, f"{path}[{i}]")
+        ]
+    if (
+        isinstance(old, float)
+        and isinstance(new, float)
+        and math.isclose(old, new, rel_tol=0, abs_tol=0)
+    ):
         return []
     return [] if old == new else [f"{path}: {old!r} -> {new!r}"]
 

@@ -1,4 +1,5 @@
-"""Benchmark: notebook 09's `train_condition` against a minimal hand-written PyTorch loop.
+"""Benchmark: notebook 09's `train_condition` (the shared `Trainer` with an MSE loss hook) against
+a minimal hand-written PyTorch loop.
 
 Same model, optimizer, batch and data sampler; the reference loop has no schedule, no evaluation
 and no bookkeeping. Runs are interleaved in one process (A B A B ...) so drift hits both; prints
@@ -37,7 +38,9 @@ def reference_loop(cfg: icl.ICLConfig, cond: icl.Condition, steps: int) -> float
 
 def nblib_loop(cfg: icl.ICLConfig, cond: icl.Condition, steps: int) -> float:
     """train_condition with the notebook's default evaluation schedule: returns steps/s."""
-    out = icl.train_condition(replace(cfg, mlp_steps=steps, transformer_steps=steps, small_mlp_steps=steps), cond)
+    out = icl.train_condition(
+        replace(cfg, mlp_steps=steps, transformer_steps=steps, small_mlp_steps=steps), cond
+    )
     return steps / out["row"]["train_s"]
 
 
@@ -48,7 +51,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)  # as in the notebook's worker processes
     cfg = build(icl.ICLConfig, {})
-    print(f"torch {torch.__version__}, 1 thread, {args.steps} steps x {args.repeats} interleaved pairs")
+    print(f"torch {torch.__version__}, 1 thread, {args.steps} "
+          f"steps x {args.repeats} interleaved pairs")
     print(f"{'network':<24}{'reference steps/s':>18}{'nblib steps/s':>16}{'ratio':>8}")
     for cond in [icl.Condition("mlp", None, 8, 0), icl.Condition("transformer", None, 8, 0),
                  icl.Condition("small_mlp", None, 8, 0)]:

@@ -40,7 +40,8 @@ class Measurement:
     runs: dict = field(default_factory=dict)  # notebook slug -> {"seconds", "status"}
 
 
-def measure(notebooks: list[Path], profile: str, workers: int, timeout: float | None) -> Measurement:
+def measure(notebooks: list[Path], profile: str, workers: int,
+            timeout: float | None) -> Measurement:
     """Run every notebook at `profile` on `workers` processes into a throwaway runs folder."""
     specs = [RunSpec(nb, profile) for nb in notebooks]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -50,17 +51,21 @@ def measure(notebooks: list[Path], profile: str, workers: int, timeout: float | 
         start = time.perf_counter()
         try:
             results = run_many(specs, workers=workers, root=Path(root) / "runs", timeout=timeout,
-                               on_result=lambda r: print(f"  [{r.get('status')}] {r.get('notebook')} "
+                               on_result=lambda r: print(f"  [{r.get('status')}] "
+                                                         f"{r.get('notebook')} "
                                                          f"{r.get('duration_s')} s", flush=True))
         finally:
             os.environ.pop("NBLIB_CHECKPOINTS")
         suite = time.perf_counter() - start
-    runs = {r["notebook"]: {"seconds": r.get("duration_s"), "status": r.get("status")} for r in results}
+    runs = {
+        r["notebook"]: {"seconds": r.get("duration_s"), "status": r.get("status")} for r in results
+    }
     return Measurement(profile, workers, round(suite, 1), round(load, 2), runs)
 
 
 def table(measurements: list[Measurement]) -> str:
-    """Markdown: one row per notebook, one column per (profile, workers), then the suite's wall time."""
+    """Markdown: one row per notebook, one column per (profile,
+    workers), then the suite's wall time."""
     cols = [f"{m.profile}, {m.workers} worker{'s' if m.workers > 1 else ''}" for m in measurements]
     slugs = sorted({s for m in measurements for s in m.runs})
     lines = ["| notebook | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
@@ -71,17 +76,26 @@ def table(measurements: list[Measurement]) -> str:
         return f"{run['seconds']:.0f} s" + ("" if run["status"] == "ok" else f" ({run['status']})")
 
     for slug in slugs:
-        lines.append(f"| {slug} | " + " | ".join(cell(m.runs.get(slug)) for m in measurements) + " |")
-    lines.append("| **suite (wall)** | " + " | ".join(f"**{m.suite_s:.0f} s**" for m in measurements) + " |")
-    lines.append("| load average at the start | " + " | ".join(f"{m.load:.1f}" for m in measurements) + " |")
+        lines.append(
+            f"| {slug} | " + " | ".join(cell(m.runs.get(slug)) for m in measurements) + " |"
+        )
+    lines.append(
+        "| **suite (wall)** | " + " | ".join(f"**{m.suite_s:.0f} s**" for m in measurements) + " |"
+    )
+    lines.append(
+        "| load average at the start | " + " | ".join(f"{m.load:.1f}" for m in measurements) + " |"
+    )
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--profiles", nargs="+", default=["smoke", "default"], help="profiles to time")
-    parser.add_argument("--workers", nargs="+", type=int, default=[1, 2], help="worker counts to time")
-    parser.add_argument("--notebooks", nargs="+", default=None, help="numbers or slugs (default: all)")
+    parser.add_argument("--profiles", nargs="+", default=["smoke", "default"],
+                        help="profiles to time")
+    parser.add_argument("--workers", nargs="+", type=int, default=[1, 2],
+                        help="worker counts to time")
+    parser.add_argument("--notebooks", nargs="+", default=None,
+                        help="numbers or slugs (default: all)")
     parser.add_argument("--timeout", type=float, default=None, help="per-cell timeout in seconds")
     args = parser.parse_args()
     notebooks = [find_notebook(n) for n in args.notebooks] if args.notebooks else list_notebooks()
@@ -93,7 +107,8 @@ def main() -> None:
         for workers in args.workers:
             print(f"{profile}, {workers} worker(s):", flush=True)
             measurements.append(measure(notebooks, profile, workers, args.timeout))
-    header = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}"
+    header = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+              f"{time.strftime('%Y-%m-%d')}")
     text = f"{header}\n\n{table(measurements)}\n"
     print("\n" + text)
     RESULTS.mkdir(exist_ok=True)

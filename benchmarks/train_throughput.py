@@ -22,8 +22,14 @@ from nblib.train.schedules import Schedule
 from nblib.train.trainer import TrainConfig, Trainer, param_groups
 
 SHAPES = {  # name: (shape, batch size)
-    "target d256 L4 ctx256 b16": (LMShape(vocab_size=2048, d_model=256, n_layers=4, n_heads=4, context=256), 16),
-    "tiny d32 L2 ctx64 b32": (LMShape(vocab_size=512, d_model=32, n_layers=2, n_heads=2, context=64), 32),
+    "target d256 L4 ctx256 b16": (
+        LMShape(vocab_size=2048, d_model=256, n_layers=4, n_heads=4, context=256),
+        16,
+    ),
+    "tiny d32 L2 ctx64 b32": (
+        LMShape(vocab_size=512, d_model=32, n_layers=2, n_heads=2, context=64),
+        32,
+    ),
 }
 
 
@@ -38,7 +44,8 @@ def matmul_flops(n: int = 1024, repeats: int = 20) -> float:
     return 2 * n**3 * repeats / (time.perf_counter() - start)
 
 
-def hand_loop(shape: LMShape, batch: int, steps: int, tokens: torch.Tensor, schedule: Schedule) -> float:
+def hand_loop(shape: LMShape, batch: int, steps: int, tokens: torch.Tensor,
+              schedule: Schedule) -> float:
     """The plainest loop training the same model the same way: returns tokens/s."""
     model = build_lm(shape, seed=0)
     opt = torch.optim.AdamW(param_groups(model, 0.1), lr=1e-3, betas=(0.9, 0.95))
@@ -60,7 +67,8 @@ def hand_loop(shape: LMShape, batch: int, steps: int, tokens: torch.Tensor, sche
     return steps * batch * shape.context / (time.perf_counter() - start)
 
 
-def trainer_loop(shape: LMShape, batch: int, steps: int, tokens: torch.Tensor, schedule: Schedule) -> float:
+def trainer_loop(shape: LMShape, batch: int, steps: int, tokens: torch.Tensor,
+                 schedule: Schedule) -> float:
     """nblib's Trainer on the same model and data: returns tokens/s."""
     trainer = Trainer(build_lm(shape, seed=0), TrainConfig(lr=1e-3, schedule=schedule),
                       RandomWindows(tokens, batch, shape.context))
@@ -71,16 +79,22 @@ def trainer_loop(shape: LMShape, batch: int, steps: int, tokens: torch.Tensor, s
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--steps", type=int, default=0, help="steps per timed run (0: ~10 s per run)")
+    parser.add_argument("--steps", type=int, default=0,
+                        help="steps per timed run (0: ~10 s per run)")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved pairs per shape")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     peak = matmul_flops()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"measured fp32 matmul {peak / 1e9:.1f} GFLOP/s")
-    print(f"{'shape':<28}{'hand tok/s':>12}{'Trainer tok/s':>15}{'ratio':>8}{'MFU hand':>10}{'MFU nblib':>11}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"measured fp32 matmul {peak / 1e9:.1f} GFLOP/s"
+    )
+    print(
+        f"{'shape':<28}{'hand tok/s':>12}{'Trainer tok/s':>15}{'ratio':>8}"
+        f"{'MFU hand':>10}{'MFU nblib':>11}"
+    )
     tokens = torch.randint(0, 512, (1_000_000,))
     for name, (shape, batch) in SHAPES.items():
         data = tokens % shape.vocab_size
@@ -94,8 +108,11 @@ def main() -> None:
             lib.append(trainer_loop(shape, batch, steps, data, schedule))
         h, n = statistics.median(hand), statistics.median(lib)
         flops = flops_per_token(shape)["train"]
-        print(f"{name:<28}{h:>12.0f}{n:>15.0f}{n / h:>8.3f}{h * flops / peak:>10.1%}{n * flops / peak:>11.1%}"
-              f"   ({steps} steps x {args.repeats})")
+        print(
+            f"{name:<28}{h:>12.0f}{n:>15.0f}{n / h:>8.3f}"
+            f"{h * flops / peak:>10.1%}{n * flops / peak:>11.1%}"
+            f"   ({steps} steps x {args.repeats})"
+        )
 
 
 if __name__ == "__main__":

@@ -13,7 +13,11 @@ def _specs(args) -> list:
     from nblib.runner import RunSpec, find_notebook, list_notebooks, parse_value
 
     overrides = {name: parse_value(value) for name, value in args.param}
-    notebooks = list_notebooks() if args.notebooks == ["all"] else [find_notebook(n) for n in args.notebooks]
+    notebooks = (
+        list_notebooks()
+        if args.notebooks == ["all"]
+        else [find_notebook(n) for n in args.notebooks]
+    )
     return [RunSpec(nb, args.profile, overrides) for nb in notebooks]
 
 
@@ -32,14 +36,16 @@ def cmd_run(args) -> int:
 
     specs = _specs(args)
     args.workers = max(1, min(args.workers, len(specs)))  # one notebook runs in-process, all cores
-    opts = dict(timeout=args.timeout, force=args.force, reference=args.reference, kernel=args.kernel)
+    opts = dict(timeout=args.timeout, force=args.force, reference=args.reference,
+                kernel=args.kernel)
     if len(specs) == 1 and args.workers == 1:
         for spec in specs:
             spec.parameters()  # fail on bad input before the run folder is touched
         results = [run_notebook(specs[0], threads=args.threads, **opts)]
         _print_result(results[0])
     else:
-        results = run_many(specs, workers=args.workers, threads=args.threads, on_result=_print_result, **opts)
+        results = run_many(specs, workers=args.workers, threads=args.threads,
+                           on_result=_print_result, **opts)
     index = build_index()
     print(f"report index: {index}")
     return 0 if all(r.get("status") == "ok" for r in results) else 1
@@ -103,8 +109,15 @@ def cmd_doctor(args) -> int:
     from nblib.paths import repo_root, runs_dir
 
     info = env_info()
-    for pkg in ("jupyterlab", "ipywidgets", "jupyterlab_widgets", "ipykernel", "nbconvert", "seaborn",
-                "statsmodels"):
+    for pkg in (
+        "jupyterlab",
+        "ipywidgets",
+        "jupyterlab_widgets",
+        "ipykernel",
+        "nbconvert",
+        "seaborn",
+        "statsmodels",
+    ):
         info[pkg] = version(pkg)
     info["repo_root"] = str(repo_root())
     info["runs_dir"] = str(runs_dir())
@@ -114,18 +127,24 @@ def cmd_doctor(args) -> int:
     info["kernels"] = {name: spec["spec"]["argv"][0] for name, spec in specs.items()}
     print(json.dumps(info, indent=2))
     python3 = info["kernels"].get("python3", "")
-    ok = python3 in ("python", sys.executable) or Path(python3).resolve() == Path(sys.executable).resolve()
+    ok = (
+        python3 in ("python", sys.executable)
+        or Path(python3).resolve() == Path(sys.executable).resolve()
+    )
     if not ok:
-        print(f"warning: kernel 'python3' runs {python3!r}, not this interpreter ({sys.executable})")
+        print(f"warning: kernel 'python3' runs {python3!r}, "
+              f"not this interpreter ({sys.executable})")
     return 0 if ok else 1
 
 
 def _run_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--profile", default="default", help="parameter overlay: default, smoke, full, ...")
+    p.add_argument("--profile", default="default",
+                   help="parameter overlay: default, smoke, full, ...")
     p.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                    help="override one parameter (a Python literal or a string)")
     p.add_argument("--workers", type=int, default=1, help="parallel runs (processes)")
-    p.add_argument("--threads", type=int, default=None, help="torch threads per run (default cores/workers)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads per run (default cores/workers)")
     p.add_argument("--timeout", type=float, default=None, help="per-cell timeout in seconds")
     p.add_argument("--force", action="store_true", help="re-run even if already recorded ok")
     p.add_argument("--kernel", default="python3", help="Jupyter kernel name")
@@ -141,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("sweep", help="one run per point of a YAML grid, resumable")
     p.add_argument("notebook")
-    p.add_argument("--grid", required=True, help="YAML: {name: [values]} or a list of {name: value}")
+    p.add_argument("--grid", required=True,
+                   help="YAML: {name: [values]} or a list of {name: value}")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="run on a Dask cluster (e.g. tcp://head:8786) instead of local processes")
     _run_options(p)
@@ -150,8 +170,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--root", default=None, help="runs folder (default papermill_runs/)")
     p.set_defaults(func=cmd_report)
     sub.add_parser("list", help="notebooks, profiles and parameters").set_defaults(func=cmd_list)
-    p = sub.add_parser("gallery", help="regenerate the README gallery from figures/*/reference_run.json")
-    p.add_argument("--check", action="store_true", help="only compare; exit 1 if the README drifted")
+    p = sub.add_parser("gallery",
+                       help="regenerate the README gallery from figures/*/reference_run.json")
+    p.add_argument("--check", action="store_true",
+                   help="only compare; exit 1 if the README drifted")
     p.set_defaults(func=cmd_gallery)
     sub.add_parser("doctor", help="versions, kernels, paths").set_defaults(func=cmd_doctor)
     args = parser.parse_args(argv)

@@ -67,7 +67,8 @@ def _type_name(tp: Any) -> str:
 
 
 def _coerce(tp: Any, value: Any) -> tuple[bool, Any]:
-    """(ok, value) for `value` read as type `tp`. Ints are accepted as floats; bools are not ints."""
+    """(ok, value) for `value` read as type `tp`. Ints are
+    accepted as floats; bools are not ints."""
     origin = get_origin(tp)
     if tp is Any:
         return True, value
@@ -125,8 +126,10 @@ def validate_field(f: dataclasses.Field, tp: Any, value: Any) -> Any:
     if isinstance(value_out, list):
         for item in value_out:
             if not _in_range(item, m.get("item_low"), m.get("item_high")):
-                raise ConfigError(f"parameter {f.name}={value!r}: element {item!r} out of range, allowed "
-                                  f"{_range_text(m.get('item_low'), m.get('item_high'))} for each element")
+                raise ConfigError(f"parameter {f.name}={value!r}: element "
+                                  f"{item!r} out of range, allowed "
+                                  f"{_range_text(m.get('item_low'), m.get('item_high'))} "
+                                  "for each element")
     return value_out
 
 
@@ -135,7 +138,8 @@ def check_names(cls: type, names: typing.Iterable[str]) -> None:
     valid = [f.name for f in dataclasses.fields(cls)]
     unknown = [n for n in names if n not in valid]
     if unknown:
-        raise ConfigError(f"unknown parameter(s) {unknown} for {cls.__name__}; valid names: {valid}")
+        raise ConfigError(f"unknown parameter(s) {unknown} for "
+                          f"{cls.__name__}; valid names: {valid}")
 
 
 def build(cls: type, values: Mapping[str, Any]) -> Any:
@@ -158,7 +162,8 @@ def configure(cls: type, namespace: Mapping[str, Any]) -> Any:
     """
     missing = [f.name for f in dataclasses.fields(cls) if f.name not in namespace]
     if missing:
-        raise ConfigError(f"the parameters cell does not define {missing} (fields of {cls.__name__})")
+        raise ConfigError("the parameters cell does not define "
+                          f"{missing} (fields of {cls.__name__})")
     return build(cls, {f.name: namespace[f.name] for f in dataclasses.fields(cls)})
 
 
@@ -183,7 +188,8 @@ def fields_affecting(cls_or_cfg: Any, *kinds: str) -> list[str]:
         raise ValueError("fields_affecting: name at least one stage, e.g. 'train'")
     missing = unclassified(cls_or_cfg)
     if missing:
-        raise ConfigError(f"fields {missing} of {type(cls_or_cfg).__name__} do not say what they affect")
+        raise ConfigError(f"fields {missing} of {type(cls_or_cfg).__name__} "
+                          "do not say what they affect")
     return [name for name, its in affects(cls_or_cfg).items() if set(its) & set(kinds)]
 
 

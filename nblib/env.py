@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import numbers
 import os
 import platform
 import random
@@ -23,20 +24,26 @@ def seed_everything(seed: int) -> None:
 
 
 def derive_seed(seed: int, *purpose: str | int) -> int:
-    """A seed for one purpose of one run, e.g. derive_seed(seed, "noise", i, draw): independent
-    streams from numpy's SeedSequence (instead of offsets such as 10_000 + seed, which collide)."""
-    words = [seed, *[_word(p) for p in purpose]]
-    if any(w < 0 for w in words):
-        raise ValueError(f"derive_seed{(seed, *purpose)}: seeds and integer purposes must be >= 0")
-    return int(np.random.SeedSequence(words).generate_state(1, dtype=np.uint64)[0] >> 1)
+    """A seed in [0, 2**63) for one purpose of one run, e.g. derive_seed(seed, "noise", i, draw):
+    independent streams from numpy's SeedSequence (instead of offsets such as 10_000 + seed, which
+    collide). Every part is one 64-bit word and the count of parts is mixed in, so
+    (seed, "noise") and (seed, "noise", 0) differ."""
+    words = [_word(seed, "seed"), *(_word(p, "purpose") for p in purpose)]
+    entropy = [len(words)] + [w >> shift & 0xFFFF_FFFF for w in words for shift in (0, 32)]
+    return int(np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint64)[0] >> 1)
 
 
-def _word(part: str | int) -> int:
-    if isinstance(part, bool) or not isinstance(part, int | str):
-        raise TypeError(f"derive_seed purpose {part!r}: expected a string or an int")
-    if isinstance(part, int):
-        return part
-    return int.from_bytes(hashlib.blake2b(part.encode(), digest_size=8).digest(), "little")
+def _word(part: str | int, role: str) -> int:
+    """One 64-bit word: an integer as it is, a string hashed."""
+    if isinstance(part, str) and role == "purpose":
+        return int.from_bytes(hashlib.blake2b(part.encode(), digest_size=8).digest(), "little")
+    if isinstance(part, bool) or not isinstance(part, numbers.Integral):
+        kinds = "a string or an int" if role == "purpose" else "an int"
+        raise TypeError(f"derive_seed {role} {part!r}: expected {kinds}")
+    if not 0 <= int(part) < 2**64:
+        raise ValueError(f"derive_seed {role} {part!r}: seeds and integer purposes must be in "
+                         "[0, 2**64)")
+    return int(part)
 
 
 def pick_device(preference: str = "auto") -> torch.device:
@@ -51,7 +58,8 @@ def pick_device(preference: str = "auto") -> torch.device:
 
 
 def set_threads(n: int | None = None) -> int:
-    """Cap torch's intra-op threads: `n`, else $NBLIB_THREADS (set by the runner), else all cores."""
+    """Cap torch's intra-op threads: `n`, else $NBLIB_THREADS
+    (set by the runner), else all cores."""
     n = n or int(os.environ.get("NBLIB_THREADS", 0)) or os.cpu_count() or 1
     torch.set_num_threads(n)
     return n
@@ -59,7 +67,8 @@ def set_threads(n: int | None = None) -> int:
 
 def _git(*args: str) -> str | None:
     try:
-        out = subprocess.run(["git", *args], cwd=repo_root(), capture_output=True, text=True, timeout=10)
+        out = subprocess.run(["git", *args], cwd=repo_root(), capture_output=True,
+                             text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() if out.returncode == 0 else None
@@ -73,7 +82,8 @@ def _version(package: str) -> str | None:
 
 
 def env_info() -> dict:
-    """Versions, git SHA and dirty flag, device and threads: what a run record needs to be re-run."""
+    """Versions, git SHA and dirty flag, device and threads: what
+    a run record needs to be re-run."""
     status = _git("status", "--porcelain", "--untracked-files=no")
     return {
         "python": platform.python_version(),

@@ -3,7 +3,7 @@ that draw the interval the verdicts use (Student-t over seeds)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -44,17 +44,18 @@ def show(fig: plt.Figure, name: str) -> Path:
 
 def mean_band(ax: plt.Axes, df: pd.DataFrame, x: str, y: str, *, hue: str | None = None,
               unit: str = "seed", clip: tuple[float | None, float | None] = (None, None),
-              level: float = 0.95, palette: Sequence | None = None, marker: str = "o",
+              level: float = 0.95, palette: Sequence | Mapping | None = None, marker: str = "o",
               label_fmt: str = "{}", **line_kw) -> pd.DataFrame:
     """Mean of `y` against `x` (one line per `hue` value) with the Student-t interval over `unit`
     (the interval a verdict uses, not seaborn's bootstrap), clipped to the metric's range
-    `clip`; a group with one unit gets the line without a band. Returns the drawn table."""
+    `clip`; a group with one unit gets the line without a band. `palette`: colors in hue order,
+    or a mapping hue value -> color. Returns the drawn table."""
     table = mean_ci_table(df, [*([hue] if hue else []), x], y, unit=unit, level=level, clip=clip)
     groups = table.groupby(hue, sort=False) if hue else [(None, table)]
-    colors = palette or sns.color_palette(PALETTE)
+    colors = sns.color_palette(PALETTE) if palette is None else palette
     for i, (key, part) in enumerate(groups):
         part = part.sort_values(x)
-        color = colors[i % len(colors)]
+        color = colors[key] if isinstance(colors, Mapping) else colors[i % len(colors)]
         label = None if key is None else label_fmt.format(key)
         ax.plot(part[x], part["mean"], marker=marker, color=color, label=label, **line_kw)
         ax.fill_between(part[x], part["low"], part["high"], color=color, alpha=0.2, linewidth=0)

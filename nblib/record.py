@@ -31,7 +31,8 @@ def now() -> str:
 
 
 def to_jsonable(obj: Any) -> Any:
-    """Plain JSON types from dataclasses, numpy/torch scalars and arrays; non-finite floats -> None."""
+    """Plain JSON types from dataclasses, numpy/torch scalars and
+    arrays; non-finite floats -> None."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return to_jsonable(dataclasses.asdict(obj))
     if isinstance(obj, dict):
@@ -87,7 +88,8 @@ def start_run(slug: str, cfg: Any = None) -> Path:
     if cfg is not None:
         fields["config"] = dataclasses.asdict(cfg)
     if not headless:  # the runner owns status and timings of headless runs
-        fields.update(status="interactive", run_id="interactive", profile="interactive", started=now())
+        fields.update(status="interactive", run_id="interactive", profile="interactive",
+                      started=now())
     update_metrics(run_dir, **fields)
     return run_dir
 
@@ -104,7 +106,8 @@ def current_slug() -> str:
 
 
 def record(key: str, value: Any) -> Any:
-    """Record a result under `values[key]` (or the run's verdict for key 'verdict'); returns value."""
+    """Record a result under `values[key]` (or the run's verdict
+    for key 'verdict'); returns value."""
     run_dir = current_run_dir()
     metrics = read_json(run_dir / METRICS)
     if key == "verdict":

@@ -1,4 +1,5 @@
-"""Shareable reports: an executed notebook as HTML without code; the site over all runs is nblib.site."""
+"""Shareable reports: an executed notebook as HTML without code;
+the site over all runs is nblib.site."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ def render_run(run_dir: str | Path) -> Path:
     run_dir = Path(run_dir)
     nb = nbformat.read(run_dir / "notebook.ipynb", as_version=4)
     nb.metadata.pop("widgets", None)  # widget state needs a CDN at view time; figures are static
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True,
+                            exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(nb)
     out = run_dir / "report.html"
     out.write_text(body)

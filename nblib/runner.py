@@ -1,4 +1,5 @@
-"""Run notebooks headlessly with papermill: one run, or many at once (sweeps over a grid: `nblib.sweep`).
+"""Run notebooks headlessly with papermill: one run, or many at once (sweeps over a grid:
+`nblib.sweep`).
 
 Every parameter is checked before a kernel starts: names against the notebook's parameters cell,
 types and ranges against its config dataclass (named in the notebook's `metadata.nblib.config`).
@@ -30,7 +31,8 @@ from nblib.config import ConfigError, build
 from nblib.paths import figures_dir, notebooks_dir, profiles_dir, runs_dir
 from nblib.record import METRICS, RUN_DIR_ENV, now, read_json, update_metrics, write_json_atomic
 
-REFERENCE_VALUES = ("headline", "verdicts", "invariants", "runtime_estimate")  # kept in reference_run.json
+# recorded values a reference_run.json keeps
+REFERENCE_VALUES = ("headline", "verdicts", "invariants", "runtime_estimate")
 THREAD_VARS = ("NBLIB_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
@@ -57,16 +59,19 @@ def parameters_cell(nb_path: Path) -> dict[str, Any]:
     nb = nbformat.read(nb_path, as_version=4)
     cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     if len(cells) != 1:
-        raise ConfigError(f"{nb_path.name}: needs exactly one cell tagged 'parameters', found {len(cells)}")
+        raise ConfigError(f"{nb_path.name}: needs exactly one cell "
+                          f"tagged 'parameters', found {len(cells)}")
     params = {}
     for node in ast.parse(cells[0].source).body:
         if not (isinstance(node, ast.Assign) and len(node.targets) == 1
                 and isinstance(node.targets[0], ast.Name)):
-            raise ConfigError(f"{nb_path.name}: the parameters cell may hold only `name = literal` lines")
+            raise ConfigError(f"{nb_path.name}: the parameters cell "
+                              "may hold only `name = literal` lines")
         try:
             params[node.targets[0].id] = ast.literal_eval(node.value)
         except ValueError as err:
-            raise ConfigError(f"{nb_path.name}: parameter {node.targets[0].id} is not a literal") from err
+            raise ConfigError(f"{nb_path.name}: parameter "
+                              f"{node.targets[0].id} is not a literal") from err
     return params
 
 
@@ -94,12 +99,15 @@ def load_profile(slug: str, profile: str) -> dict[str, Any]:
 
 
 def parse_value(text: str) -> Any:
-    """A command-line value: a Python literal (1e-3, [4, 8], None, True) or YAML (null, true), else a string."""
+    """A command-line value: a Python literal (1e-3, [4, 8], None,
+    True) or YAML (null, true), else a string."""
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
         value = yaml.safe_load(text)
-        return value if isinstance(value, bool | int | float | list | dict) or value is None else text
+        return (
+            value if isinstance(value, bool | int | float | list | dict) or value is None else text
+        )
 
 
 @dataclass(frozen=True)
@@ -115,7 +123,8 @@ class RunSpec:
         return self.notebook.stem
 
     def parameters(self) -> dict[str, Any]:
-        """Profile overlay then overrides, validated; raises ConfigError before any kernel starts."""
+        """Profile overlay then overrides, validated; raises
+        ConfigError before any kernel starts."""
         declared = parameters_cell(self.notebook)
         given = {**load_profile(self.slug, self.profile), **self.overrides}
         unknown = sorted(set(given) - set(declared))
@@ -164,7 +173,8 @@ def run_notebook(spec: RunSpec, *, root: Path | None = None, kernel: str = "pyth
                             kernel_name=kernel, cwd=str(spec.notebook.parent), progress_bar=False,
                             execution_timeout=timeout)
     except pm.PapermillExecutionError as err:
-        outcome = {"status": "failed", "error": f"{err.ename}: {err.evalue}", "failed_cell": err.exec_count}
+        outcome = {"status": "failed", "error": f"{err.ename}: {err.evalue}",
+                   "failed_cell": err.exec_count}
     except Exception as err:  # kernel died, timed out, could not start
         outcome = {"status": "failed", "error": f"{type(err).__name__}: {err}"}
     finally:
@@ -191,10 +201,27 @@ def publish_figures(run_dir: Path, slug: str) -> Path:
     shutil.copytree(Path(run_dir) / "figures", target)
     metrics = read_json(Path(run_dir) / METRICS)
     values = metrics.get("values") or {}
-    write_json_atomic(target / "reference_run.json", {
-        **{k: v for k, v in metrics.items()
-           if k in ("notebook", "run_id", "profile", "params", "verdict", "duration_s", "finished", "env")},
-        **{k: values[k] for k in REFERENCE_VALUES if k in values}})
+    write_json_atomic(
+        target / "reference_run.json",
+        {
+            **{
+                k: v
+                for k, v in metrics.items()
+                if k
+                in (
+                    "notebook",
+                    "run_id",
+                    "profile",
+                    "params",
+                    "verdict",
+                    "duration_s",
+                    "finished",
+                    "env",
+                )
+            },
+            **{k: values[k] for k in REFERENCE_VALUES if k in values},
+        },
+    )
     return target
 
 
@@ -230,7 +257,8 @@ def run_many(specs: Iterable[RunSpec], *, workers: int = 1, executor: Executor |
                 result = future.result()
             except Exception as err:  # the worker itself died
                 spec = futures[future]
-                result = {"notebook": spec.slug, "status": "failed", "error": f"{type(err).__name__}: {err}"}
+                result = {"notebook": spec.slug, "status": "failed",
+                          "error": f"{type(err).__name__}: {err}"}
             results.append(result)
             if on_result:
                 on_result(result)

@@ -4,8 +4,8 @@ papermill_runs/index.html lists every notebook's reference run (figures/<slug>/r
 its figures committed next to it) and every run (notebook, question, profile, parameters, verdict,
 duration, date, status), linking each run's `--no-input` report and figures.
 papermill_runs/<slug>/index.html compares one notebook's runs and plots its sweeps: the verdict's
-estimate (95 % CI) against each parameter that varies between the finished runs of one profile. Links are relative; nothing is
-fetched from a network.
+estimate (95 % CI) against each parameter that varies between the finished runs of one profile.
+Links are relative; nothing is fetched from a network.
 """
 
 from __future__ import annotations
@@ -21,10 +21,12 @@ from urllib.parse import quote
 from nblib.paths import notebooks_dir, repo_root, runs_dir
 from nblib.record import METRICS, read_json, read_run
 
-STATUS_COLOURS = {"ok": "#1a7f37", "failed": "#cf222e", "running": "#9a6700", "interactive": "#57606a",
+STATUS_COLOURS = {"ok": "#1a7f37", "failed": "#cf222e", "running": "#9a6700",
+                  "interactive": "#57606a",
                   "reference": "#0969da"}
 VERDICT_COLOURS = {"SUPPORTED": "#1a7f37", "NOT SUPPORTED": "#cf222e", "INCONCLUSIVE": "#9a6700"}
-CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:110em}table{border-collapse:collapse}
+CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:110em}
+table{border-collapse:collapse}
 td,th{border-bottom:1px solid #ddd;padding:.35em .7em;text-align:left;vertical-align:top}
 th{background:#f6f8fa}td.q{max-width:24em}td.p{max-width:22em;font-size:.9em}
 img.fig{max-width:46em;display:block;margin:1em 0}a.fig{margin-right:.6em;font-size:.9em}"""
@@ -51,9 +53,11 @@ def _verdict(raw) -> dict:
     return raw if isinstance(raw, dict) else {"label": str(raw)} if raw else {}
 
 
-def _from_metrics(m: dict, run_dir: Path | None, figures: list[Path], status: str | None = None) -> Run:
+def _from_metrics(m: dict, run_dir: Path | None, figures: list[Path],
+                  status: str | None = None) -> Run:
     report = run_dir / "report.html" if run_dir is not None else None
-    return Run(slug=m.get("notebook") or "", run_id=m.get("run_id") or (run_dir.name if run_dir else ""),
+    return Run(slug=m.get("notebook") or "",
+               run_id=m.get("run_id") or (run_dir.name if run_dir else ""),
                profile=m.get("profile") or "", verdict=_verdict(m.get("verdict")),
                params={k: v for k, v in (m.get("params") or {}).items() if k != "interactive"},
                status=status or m.get("status") or "", duration_s=m.get("duration_s"),
@@ -150,19 +154,24 @@ def _index_row(run: Run, root: Path) -> str:
     label = run.verdict.get("label", "")
     page = root / run.slug / "index.html"
     return "<tr>" + "".join([
-        f'<td><a href="{_href(page, root)}">{_esc(run.slug)}</a></td>', _td(question(run.slug), cls="q"),
+        f'<td><a href="{_href(page, root)}">{_esc(run.slug)}</a></td>',
+        _td(question(run.slug), cls="q"),
         _td(run.profile), _td(_params(run.params), cls="p"),
-        _td(label, VERDICT_COLOURS.get(label), title=run.verdict.get("claim")), _td(_estimate(run.verdict)),
+        _td(label, VERDICT_COLOURS.get(label), title=run.verdict.get("claim")),
+        _td(_estimate(run.verdict)),
         _td(_duration(run)), _td(run.date[:16].replace("T", " ")),
         _td(run.status, STATUS_COLOURS.get(run.status)), _links(run, root)]) + "</tr>"
 
 
-# --- the notebook page and its sweep plots -----------------------------------------------------------
+# --- the notebook page and its sweep plots
+# -----------------------------------------------------------
 
 def _varying(runs: list[Run]) -> list[str]:
     """Parameters that take more than one value across `runs`."""
     names = sorted({k for r in runs for k in r.params})
-    return [k for k in names if len({json.dumps(r.params.get(k), sort_keys=True) for r in runs}) > 1]
+    return [
+        k for k in names if len({json.dumps(r.params.get(k), sort_keys=True) for r in runs}) > 1
+    ]
 
 
 def plot_sweep(runs: list[Run], param: str, out: Path) -> Path | None:
@@ -172,8 +181,12 @@ def plot_sweep(runs: list[Run], param: str, out: Path) -> Path | None:
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    points = [(r, r.verdict["estimate"]) for r in runs
-              if isinstance(r.verdict.get("estimate"), dict) and r.verdict["estimate"].get("value") is not None]
+    points = [
+        (r, r.verdict["estimate"])
+        for r in runs
+        if isinstance(r.verdict.get("estimate"), dict)
+        and r.verdict["estimate"].get("value") is not None
+    ]
     if not points:
         return None
     values = [r.params.get(param) for r, _ in points]
@@ -182,7 +195,10 @@ def plot_sweep(runs: list[Run], param: str, out: Path) -> Path | None:
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for i, profile in enumerate(sorted({r.profile for r, _ in points})):
         sel = [(r, e) for r, e in points if r.profile == profile]
-        xs = [r.params.get(param) if numeric else labels.index(json.dumps(r.params.get(param))) for r, _ in sel]
+        xs = [
+            r.params.get(param) if numeric else labels.index(json.dumps(r.params.get(param)))
+            for r, _ in sel
+        ]
         ys = [e["value"] for _, e in sel]
         lo = [e["value"] - e["low"] if e.get("low") is not None else 0 for _, e in sel]
         hi = [e["high"] - e["value"] if e.get("high") is not None else 0 for _, e in sel]
@@ -195,7 +211,8 @@ def plot_sweep(runs: list[Run], param: str, out: Path) -> Path | None:
     if isinstance(threshold, int | float):
         ax.axhline(threshold, ls="--", c="k", lw=1, label="verdict threshold")
     first = points[0][0]
-    ax.set(xlabel=param, ylabel="verdict estimate (95% CI)", title=f"{first.slug} ({first.profile}): estimate vs {param}")
+    ax.set(xlabel=param, ylabel="verdict estimate (95% CI)",
+           title=f"{first.slug} ({first.profile}): estimate vs {param}")
     ax.legend(fontsize=8)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -210,25 +227,38 @@ def _notebook_page(slug: str, reference: Run | None, runs: list[Run], root: Path
             f"<h1>{_esc(slug)}</h1><p><b>{_esc(question(slug))}</b></p>"]
     if reference is not None:
         label = reference.verdict.get("label", "")
-        body.append(f'<h2>Reference run</h2><p><span style="color:{VERDICT_COLOURS.get(label, "#000")};'
-                    f'font-weight:600">{_esc(label)}</span> {_esc(reference.verdict.get("claim", ""))}<br>'
-                    f"estimate {_esc(_estimate(reference.verdict))} · profile {_esc(reference.profile)} · "
-                    f"{_esc(_duration(reference))} · {_esc(reference.date[:10])}</p>")
-        body += [f'<img class="fig" alt="{_esc(f.stem)}" src="{_href(f, page_dir)}">' for f in reference.figures]
+        body.append(
+            "<h2>Reference run</h2><p><span "
+            f'style="color:{VERDICT_COLOURS.get(label, "#000")};'
+            f'font-weight:600">{_esc(label)}</span> '
+            f"{_esc(reference.verdict.get('claim', ''))}<br>"
+            f"estimate {_esc(_estimate(reference.verdict))} "
+            f"· profile {_esc(reference.profile)} · "
+            f"{_esc(_duration(reference))} · {_esc(reference.date[:10])}</p>"
+        )
+        body += [
+            f'<img class="fig" alt="{_esc(f.stem)}" src="{_href(f, page_dir)}">'
+            for f in reference.figures
+        ]
     body.append(f"<h2>Runs</h2><p>{len(runs)} run(s).</p>")
     rows = ["<tr>" + "".join([
         _td(r.profile), _td(_params(r.params), cls="p"),
-        _td(r.verdict.get("label", ""), VERDICT_COLOURS.get(r.verdict.get("label"))), _td(_estimate(r.verdict)),
-        _td(_duration(r)), _td(r.date[:16].replace("T", " ")), _td(r.status, STATUS_COLOURS.get(r.status)),
+        _td(r.verdict.get("label", ""), VERDICT_COLOURS.get(r.verdict.get("label"))),
+        _td(_estimate(r.verdict)),
+        _td(_duration(r)), _td(r.date[:16].replace("T", " ")),
+        _td(r.status, STATUS_COLOURS.get(r.status)),
         _links(r, page_dir)]) + "</tr>" for r in runs]
-    body.append(_table(["profile", "parameters", "verdict", "estimate [95% CI]", "duration", "date (UTC)",
+    body.append(_table(["profile", "parameters", "verdict", "estimate [95% CI]", "duration",
+                        "date (UTC)",
                         "status", "report and figures"], rows))
     for old in page_dir.glob("sweep_*.png"):
         old.unlink()
     plots = []
     for profile in sorted({r.profile for r in runs}):  # a sweep: finished runs of one profile
         done = [r for r in runs if r.status == "ok" and r.profile == profile]
-        plots += [plot_sweep(done, k, page_dir / f"sweep_{profile}_{k}.png") for k in _varying(done)]
+        plots += [
+            plot_sweep(done, k, page_dir / f"sweep_{profile}_{k}.png") for k in _varying(done)
+        ]
     plots = [p for p in plots if p]
     if plots:
         body.append("<h2>Sweeps</h2><p>The verdict's estimate against each parameter that varies "
@@ -250,7 +280,8 @@ def build_site(root: str | Path | None = None, figures: str | Path | None = None
     for slug in slugs:
         _notebook_page(slug, by_ref.get(slug), [r for r in runs if r.slug == slug], root)
     body = ("<h1>Notebook runs</h1>"
-            f"<h2>Reference runs</h2><p>{len(references)} notebook(s): the default-profile run whose "
+            f"<h2>Reference runs</h2><p>{len(references)} "
+            "notebook(s): the default-profile run whose "
             "figures are committed under <code>figures/</code>.</p>"
             + _table(INDEX_HEADER, [_index_row(r, root) for r in references])
             + f"<h2>All runs</h2><p>{len(runs)} run(s) under <code>{_esc(root)}</code>.</p>"

@@ -9,7 +9,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import optimize
 from scipy import stats as sps
 
 LABELS = ("SUPPORTED", "NOT SUPPORTED", "INCONCLUSIVE")
@@ -63,6 +62,8 @@ def mean_ci_any(x: Sequence[float], level: float = 0.95) -> Estimate:
 def paired_any(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> Estimate:
     """`paired`, tolerating fewer than 2 pairs (the mean difference with a NaN interval)."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.shape != b.shape:
+        raise ValueError(f"paired samples differ in length: {len(a)} vs {len(b)}")
     if len(a) < 2:
         return mean_ci_any(a - b, level)
     return paired(a, b, level)
@@ -97,10 +98,27 @@ def slopes_per_unit(df, x: str, y: str, unit: Sequence[str] | str = "seed", degr
         include_groups=False)
 
 
-def slope_ci(df, x: str, y: str, unit: Sequence[str] | str = "seed", level: float = 0.95) -> Estimate:
+def slope_ci(df, x: str, y: str, unit: Sequence[str] | str = "seed",
+             level: float = 0.95) -> Estimate:
     """Mean over units of the per-unit slope of `y` on `x`, with its t-interval (each unit — a
     seed, a pretraining run — gives one slope, so the interval is over units, not points)."""
     return mean_ci_any(slopes_per_unit(df, x, y, unit).to_numpy(), level)
+
+
+def lines_per_unit(df, x: str, y: str, unit: Sequence[str] | str = "seed"):
+    """Per unit, the least-squares line `y = intercept + slope * x` (np.polyfit): a DataFrame with
+    the unit's key(s), intercept and slope, one row per unit in sorted order (e.g. to find
+    where each seed's line crosses a threshold, -intercept / slope for 0)."""
+    import pandas as pd
+
+    unit = [unit] if isinstance(unit, str) else list(unit)
+    rows = []
+    for key, g in df.groupby(unit):
+        slope, intercept = np.polyfit(g[x].to_numpy(float), g[y].to_numpy(float), 1)
+        keys = key if isinstance(key, tuple) else (key,)
+        rows.append({**dict(zip(unit, keys, strict=True)), "intercept": float(intercept),
+                     "slope": float(slope)})
+    return pd.DataFrame(rows, columns=[*unit, "intercept", "slope"])
 
 
 def tost(estimate: Estimate, margin: float) -> bool:
@@ -119,23 +137,17 @@ def paired(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> Estim
         raise ValueError(f"paired samples differ in length: {len(a)} vs {len(b)}")
     diff = a - b
     est = mean_ci(diff, level)
-    p = float(sps.ttest_1samp(diff, 0.0).pvalue) if diff.std() > 0 else (0.0 if diff.mean() else 1.0)
+    if diff.std() > 0:
+        p = float(sps.ttest_1samp(diff, 0.0).pvalue)
+    else:
+        p = 0.0 if diff.mean() else 1.0
     return Estimate(est.value, est.low, est.high, level, len(diff), p)
 
 
-def bootstrap_ci(x: Sequence[float], statistic: Callable[[np.ndarray], float] = np.mean,
-                 level: float = 0.95, n_boot: int = 5000, seed: int = 0) -> Estimate:
-    """Percentile bootstrap interval of `statistic` over resampled units."""
-    x = _clean(x)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(x), size=(n_boot, len(x)))
-    boots = np.array([statistic(x[i]) for i in idx])
-    lo, hi = np.quantile(boots, [0.5 - level / 2, 0.5 + level / 2])
-    return Estimate(float(statistic(x)), float(lo), float(hi), level, len(x))
 
 
-def weighted_bootstrap(statistic: Callable[[np.ndarray], np.ndarray], n_units: int, level: float = 0.95,
-                       n_boot: int = 4000, seed: int = 0) -> Estimate:
+def weighted_bootstrap(statistic: Callable[[np.ndarray], np.ndarray], n_units: int,
+                       level: float = 0.95, n_boot: int = 4000, seed: int = 0) -> Estimate:
     """Percentile bootstrap over `n_units` independent units (e.g. eval items, each with several
     rows) for statistics written as functions of per-unit weights: `statistic(w)` takes a
     (B, n_units) matrix of resampling counts and returns (B,) values; w = ones gives the estimate.
@@ -154,27 +166,8 @@ def weighted_bootstrap(statistic: Callable[[np.ndarray], np.ndarray], n_units: i
     return Estimate(value, float(lo), float(hi), level, n_units)
 
 
-def linear_fit(x: Sequence[float], y: Sequence[float], level: float = 0.95) -> dict[str, Estimate]:
-    """OLS y = intercept + slope * x (statsmodels), each coefficient with its interval and p-value."""
-    import statsmodels.api as sm
-
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    res = sm.OLS(y, sm.add_constant(x)).fit()
-    ci = res.conf_int(alpha=1 - level)
-    return {name: Estimate(float(res.params[i]), float(ci[i, 0]), float(ci[i, 1]), level, len(x),
-                           float(res.pvalues[i]))
-            for i, name in enumerate(("intercept", "slope"))}
 
 
-def fit_curve(f: Callable, x: Sequence[float], y: Sequence[float], p0: Sequence[float],
-              names: Sequence[str], level: float = 0.95, **kwargs) -> dict[str, Estimate]:
-    """Nonlinear least squares (scipy curve_fit) with t intervals from the parameter covariance."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    popt, pcov = optimize.curve_fit(f, x, y, p0=p0, **kwargs)
-    dof = max(len(x) - len(popt), 1)
-    half = sps.t.ppf(0.5 + level / 2, dof) * np.sqrt(np.diag(pcov))
-    return {n: Estimate(float(v), float(v - h), float(v + h), level, len(x))
-            for n, v, h in zip(names, popt, half, strict=True)}
 
 
 @dataclass(frozen=True)
@@ -198,6 +191,8 @@ def differs_or_equivalent(claim: str, estimate: Estimate, margin: float,
     """A two-sided claim "the quantity differs from 0": SUPPORTED if the interval excludes 0, NOT
     SUPPORTED if it lies within ±`margin` (equivalent to 0, the margin stated in advance),
     INCONCLUSIVE otherwise."""
+    if margin <= 0:
+        raise ValueError(f"equivalence margin must be > 0, got {margin}")
     if estimate.low > 0 or estimate.high < 0:
         label = LABELS[0]
     elif tost(estimate, margin):
@@ -213,6 +208,8 @@ def all_of(claim: str, parts: dict[str, Verdict], headline: str,
            details: dict | None = None) -> Verdict:
     """A compound claim that holds only if every part does: SUPPORTED if all parts are, NOT
     SUPPORTED if any part is, else INCONCLUSIVE; reported on the estimate of part `headline`."""
+    if headline not in parts:
+        raise KeyError(f"headline part {headline!r} is not one of the parts {list(parts)}")
     labels = {name: v.label for name, v in parts.items()}
     label = (LABELS[1] if LABELS[1] in labels.values()
              else LABELS[0] if all(lab == LABELS[0] for lab in labels.values()) else LABELS[2])

@@ -74,9 +74,11 @@ def load_grid(path: str | Path) -> dict | list:
     elif isinstance(grid, list) and grid:
         bad = [point for point in grid if not isinstance(point, dict)]
         if bad:
-            raise ConfigError(f"grid file {path}: point {bad[0]!r} is not a mapping; expected {shape}")
+            raise ConfigError(f"grid file {path}: point {bad[0]!r} "
+                              f"is not a mapping; expected {shape}")
     else:
-        raise ConfigError(f"grid file {path}: found {type(grid).__name__} {grid!r}; expected {shape}")
+        raise ConfigError(f"grid file {path}: found {type(grid).__name__} "
+                          f"{grid!r}; expected {shape}")
     return grid
 
 
@@ -126,10 +128,12 @@ def dask_thread_caps(client) -> dict[str, int]:
 def _failed(spec: RunSpec, err: BaseException) -> dict:
     """The result of a run whose worker died or could not be reached."""
     return {"notebook": spec.slug, "run_id": spec.run_id(), "profile": spec.profile,
-            "params": spec.parameters(), "status": "failed", "error": f"{type(err).__name__}: {err}"}
+            "params": spec.parameters(), "status": "failed",
+            "error": f"{type(err).__name__}: {err}"}
 
 
-def _collect(futures: dict, on_result: Callable[[dict], Any] | None, completed=as_completed) -> list[dict]:
+def _collect(futures: dict, on_result: Callable[[dict], Any] | None,
+             completed=as_completed) -> list[dict]:
     """Results in completion order, each passed to `on_result` as it arrives."""
     results = []
     for future in completed(futures):
@@ -143,7 +147,8 @@ def _collect(futures: dict, on_result: Callable[[dict], Any] | None, completed=a
     return results
 
 
-def sweep(cfg: SweepConfig, *, client=None, on_result: Callable[[dict], Any] | None = None) -> list[dict]:
+def sweep(cfg: SweepConfig, *, client=None,
+          on_result: Callable[[dict], Any] | None = None) -> list[dict]:
     """Run every point of `cfg.grid`; a failed run is reported and the others go on.
 
     `client`: a connected `distributed.Client` (e.g. over a `LocalCluster` or a `SLURMCluster`);
@@ -169,7 +174,8 @@ def sweep(cfg: SweepConfig, *, client=None, on_result: Callable[[dict], Any] | N
         try:
             client = Client(cfg.scheduler, timeout=f"{cfg.connect_timeout}s")
         except OSError as err:
-            raise ConfigError(f"cannot reach the Dask scheduler at {cfg.scheduler!r} ({err}); start one "
+            raise ConfigError("cannot reach the Dask scheduler at "
+                              f"{cfg.scheduler!r} ({err}); start one "
                               "(`dask scheduler`) or give its address as tcp://host:port") from err
     try:
         threads = cfg.threads or dask_thread_caps(client)

@@ -35,14 +35,16 @@ def _control(f: dataclasses.Field, tp: Any, value: Any) -> W.Widget:
     if tp is int:
         return W.BoundedIntText(value=value, min=low if low is not None else -2**31,
                                 max=high if high is not None else 2**31, **opts)
-    if tp is float and low and high and high / low >= 1e3:  # learning rates and other log-scale knobs
+    # learning rates and other log-scale knobs
+    if tp is float and low and high and high / low >= 1e3:
         import math
         return W.FloatLogSlider(value=value, min=math.log10(low), max=math.log10(high), base=10,
                                 readout_format=".1e", **opts)
     if tp is float:
         return W.BoundedFloatText(value=value, min=low if low is not None else -1e30,
                                   max=high if high is not None else 1e30, **opts)
-    return W.Text(value=repr(value) if not isinstance(value, str) else value, **opts)  # lists, optionals
+    # lists, optionals
+    return W.Text(value=repr(value) if not isinstance(value, str) else value, **opts)
 
 
 def _read(widget: W.Widget, tp: Any) -> Any:

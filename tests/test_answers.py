@@ -5,10 +5,12 @@ import pytest
 from nblib.data.tasks.facts import Item
 from nblib.eval.answers import normalise, score
 
-CAPITAL = Item("capitals/Australia", "capitals", "What is the capital of Australia?", "Canberra", "Sydney",
+CAPITAL = Item("capitals/Australia", "capitals", "What is the capital of Australia?",
+               "Canberra", "Sydney",
                "name", ("Canberra", "Sydney", "San José", "San Juan", "Washington"), "test")
 SUM = Item("arithmetic/37+48", "arithmetic", "What is 37 + 48?", "85", "84", "number", (), "test")
-TF = Item("truefalse/x", "truefalse", "True or false: water is wet.", "true", "false", "truefalse", (), "test")
+TF = Item("truefalse/x", "truefalse", "True or false: water is wet.", "true", "false",
+          "truefalse", (), "test")
 
 
 @pytest.mark.parametrize("reply, outcome, answer", [

@@ -1,4 +1,5 @@
-"""A real browser: Debian's chromium driven by Playwright, against a real JupyterLab and the report site.
+"""A real browser: Debian's chromium driven by Playwright, against a real JupyterLab and the report
+site.
 
 JupyterLab serves a copy of notebook 09 (so autosave never touches the committed one) on 127.0.0.1
 with a token. The test types smaller settings into a new cell after the parameters cell (as a
@@ -32,7 +33,8 @@ ARTIFACTS = REPO / "test-artifacts" / "browser"
 NOTEBOOK = "09_mlp_in_context.ipynb"
 # what the "student" types below the parameters cell: notebook 09 at a size that runs in seconds
 SMALLER = ("seeds = 2; pool_sizes = [1, None]; context_lens = [8]; mlp_width = 32; mlp_depth = 2; "
-           "mlp_steps = 500; transformer_d_model = 16; transformer_steps = 30; small_mlp_steps = 200; "
+           "mlp_steps = 500; transformer_d_model = 16; "
+           "transformer_steps = 30; small_mlp_steps = 200; "
            "n_eval = 256; n_evals = 3")
 pytestmark = [pytest.mark.notebooks, pytest.mark.browser]
 
@@ -49,13 +51,16 @@ def browser():
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as err:
-        pytest.fail(f"the browser test needs the Python package playwright (pip install -e '.[dev]'): {err}")
+        pytest.fail("the browser test needs the Python package "
+                    f"playwright (pip install -e '.[dev]'): {err}")
     if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium; "
+        pytest.fail(f"{CHROMIUM} not found: install Debian's "
+                    "chromium (apt-get install -y chromium; "
                     ".ci/run does this in CI)")
     with sync_playwright() as p:
         try:
-            chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=60_000)
+            chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                         timeout=60_000)
         except Exception as err:
             pytest.fail(f"chromium at {CHROMIUM} did not start under Playwright: {err}")
         yield chromium
@@ -64,26 +69,31 @@ def browser():
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """JupyterLab on 127.0.0.1 with a token, serving a copy of notebook 09; runs recorded in a temp folder."""
+    """JupyterLab on 127.0.0.1 with a token, serving a copy of
+    notebook 09; runs recorded in a temp folder."""
     work = tmp_path_factory.mktemp("lab")
     (work / "notebooks").mkdir()
     shutil.copy(REPO / "notebooks" / NOTEBOOK, work / "notebooks" / NOTEBOOK)
     settings = work / "config" / "lab" / "user-settings" / "@jupyterlab"
-    for name, value in {"notebook-extension/tracker": {"windowingMode": "none"},  # render every cell
-                        "apputils-extension/notification": {"fetchNews": "false"}}.items():
+    settings_by_name = {"notebook-extension/tracker": {"windowingMode": "none"},  # every cell
+                        "apputils-extension/notification": {"fetchNews": "false"}}
+    for name, value in settings_by_name.items():
         (settings / name).parent.mkdir(parents=True, exist_ok=True)
         (settings / f"{name}.jupyterlab-settings").write_text(json.dumps(value))
     token, port = secrets.token_hex(16), _free_port()
     env = {k: v for k, v in os.environ.items() if k not in CLEARED_VARS}
-    env.update(NBLIB_RUNS=str(work / "runs"), NBLIB_THREADS="1", JUPYTER_CONFIG_DIR=str(work / "config"),
+    env.update(NBLIB_RUNS=str(work / "runs"), NBLIB_THREADS="1",
+               JUPYTER_CONFIG_DIR=str(work / "config"),
                JUPYTER_DATA_DIR=str(work / "data"), JUPYTER_RUNTIME_DIR=str(work / "runtime"),
                PYDEVD_DISABLE_FILE_VALIDATION="1")  # no user-level kernelspec or config leaks in
     env.pop("MPLBACKEND", None)  # the kernel's inline backend shows the figures
     log = open(work / "lab.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ip=127.0.0.1",
+         f"--port={port}",
          f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work / 'notebooks'}",
-         "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+         "--LabApp.news_url=None",
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
         cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
@@ -147,7 +157,8 @@ def test_notebook_09_form_in_jupyterlab(browser, lab):
 
     verdict = cells.filter(has_text="verdict = icl.decide(table, cfg)")
     verdict.locator(".jp-OutputArea-output", has_text="the MLP closes").wait_for(timeout=400_000)
-    errors = page.locator(".jp-NotebookPanel .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
+    errors = page.locator(".jp-NotebookPanel "
+                          ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
                           has_text="Traceback")
     assert errors.count() == 0, errors.first.inner_text()
     verdict.scroll_into_view_if_needed()
@@ -210,7 +221,8 @@ def test_report_index_in_the_browser(browser, lab):
     # the notebook's page, reached by its link, shows the reference figures (loaded from disk)
     page.locator("a", has_text="09_mlp_in_context").first.click()
     page.wait_for_selector("img.fig")
-    loaded = page.eval_on_selector_all("img.fig", "imgs => imgs.map(i => i.complete && i.naturalWidth > 0)")
+    loaded = page.eval_on_selector_all("img.fig",
+                                       "imgs => imgs.map(i => i.complete && i.naturalWidth > 0)")
     assert loaded and all(loaded)
     _shot(page, "5_notebook_page")
     page.close()

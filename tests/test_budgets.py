@@ -19,12 +19,14 @@ def test_budgets_are_sorted_and_decay_over_their_fraction():
 def test_branches_end_annealed_at_each_budget_and_the_stable_run_goes_on():
     shape = LMShape(vocab_size=64, d_model=16, n_layers=1, n_heads=2, context=8)
     tokens = torch.randint(0, 64, (5000,))
-    trainer = Trainer(build_lm(shape, seed=0), TrainConfig(lr=1e-2, schedule=Schedule("wsd", 2), seed=0),
+    trainer = Trainer(build_lm(shape, seed=0),
+                      TrainConfig(lr=1e-2, schedule=Schedule("wsd", 2), seed=0),
                       RandomWindows(tokens, 4, 8))
     bs = wsd_budgets(100, [4, 8], tokens_per_step=32, decay_fraction=0.5)  # 12 and 25 steps
     seen = [(b.total_steps, branch.step, branch.cfg.schedule(branch.step - 1))
             for b, branch in annealed_branches(trainer, bs)]
     assert [s[0] for s in seen] == [s[1] for s in seen] == [12, 25]
     assert all(last_lr == 0.0 for *_, last_lr in seen)  # each branch's last update is fully decayed
-    assert trainer.step == bs[-1].decay_start  # the stable trajectory stopped where the last decay began
+    # the stable trajectory stopped where the last decay began
+    assert trainer.step == bs[-1].decay_start
     assert trainer.cfg.schedule.decay_start is None  # and was never decayed itself

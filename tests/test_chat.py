@@ -44,7 +44,8 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """`transformers serve` pinned to the packaged model; yields its base URL, killed at teardown."""
+    """`transformers serve` pinned to the packaged model; yields
+    its base URL, killed at teardown."""
     hub = tmp_path_factory.mktemp("hub")
     repo, commit = hub / f"models--{HUB_ID.replace('/', '--')}", "0" * 40
     (repo / "snapshots" / commit).mkdir(parents=True)
@@ -67,8 +68,14 @@ def server(tmp_path_factory):
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    state = f"exited with {process.returncode}" if process.poll() is not None else "timed out"
-                    pytest.fail(f"`{' '.join(command)}` {state}; its output:\n{log.read_text()[-3000:]}")
+                    state = (
+                        f"exited with {process.returncode}"
+                        if process.poll() is not None
+                        else "timed out"
+                    )
+                    pytest.fail(
+                        f"`{' '.join(command)}` {state}; its output:\n{log.read_text()[-3000:]}"
+                    )
                 time.sleep(0.5)
         yield base
     finally:
@@ -84,8 +91,10 @@ def server(tmp_path_factory):
 
 
 def test_batched_greedy_replies_equal_one_by_one_in_order(smol):
-    batched = LocalChat(smol.model, smol.tokenizer, batch_size=3).reply(CONVERSATIONS, max_new_tokens=16)
-    single = LocalChat(smol.model, smol.tokenizer, batch_size=1).reply(CONVERSATIONS, max_new_tokens=16)
+    batched = LocalChat(smol.model, smol.tokenizer, batch_size=3).reply(CONVERSATIONS,
+                                                                        max_new_tokens=16)
+    single = LocalChat(smol.model, smol.tokenizer, batch_size=1).reply(CONVERSATIONS,
+                                                                       max_new_tokens=16)
     assert batched == single
     assert all(batched) and len(set(batched)) == 3
     assert "Paris" in batched[1]
@@ -109,8 +118,10 @@ def test_a_tokenizer_without_chat_template_is_refused(smol):
 
 
 def test_unreachable_endpoint_fails_and_says_so():
-    chat = EndpointChat(f"http://127.0.0.1:{_free_port()}/v1", HUB_ID, timeout_s=5)  # refused, not timed out
-    with pytest.raises(ConnectionError, match="cannot reach the chat endpoint.*is the server running"):
+    # refused, not timed out
+    chat = EndpointChat(f"http://127.0.0.1:{_free_port()}/v1", HUB_ID, timeout_s=5)
+    with pytest.raises(ConnectionError,
+                       match="cannot reach the chat endpoint.*is the server running"):
         chat.check()
     with pytest.raises(ConnectionError):
         chat.reply([FRANCE], max_new_tokens=4)

@@ -1,5 +1,5 @@
-"""nblib.train.checkpoints: safetensors checkpoints of a tiny Llama, sidecars, branches, atomic saves
-and an exact training-state round trip, with nothing pickled."""
+"""nblib.train.checkpoints: safetensors checkpoints of a tiny Llama, sidecars, branches, atomic
+saves, an exact training-state round trip with nothing pickled, and log-spaced step rules."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -18,6 +19,7 @@ from nblib.train.checkpoints import (
     STATE_TENSORS,
     Checkpoint,
     CheckpointStore,
+    geometric_steps,
     hub_revisions,
     log_spaced_steps,
 )
@@ -171,7 +173,8 @@ def test_training_state_round_trip_resumes_exactly(tmp_path):
     resumed = [train_step(fresh, fresh_opt, fresh_gen) for _ in range(2)]
 
     assert all(torch.equal(a, b) for a, b in zip(losses, resumed, strict=True))
-    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), fresh.parameters(), strict=True))
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), fresh.parameters(),
+                                                 strict=True))
     groups = fresh_opt.param_groups
     assert [g["lr"] for g in groups] == [1e-2, 1e-2] and groups[0]["betas"] == (0.9, 0.95)
     assert [g["weight_decay"] for g in groups] == [0.1, 0.0]
@@ -212,3 +215,28 @@ def test_hub_revisions_offline_fails_at_once(monkeypatch):
     with pytest.raises(ConfigError, match=r"hub is unreachable \(HF_HUB_OFFLINE is set\).*"
                                           r"'EleutherAI/pythia-14m'.*local checkpoint"):
         hub_revisions("EleutherAI/pythia-14m")
+
+
+@pytest.mark.parametrize("total, n, first", [(100, 10, 1), (1000, 12, 10), (2955, 31, 29.55),
+                                             (500, 20, 0.3), (7, 30, 1), (4096, 13, 1.0),
+                                             (300, 8, 3.0), (1, 5, 1)])
+def test_geometric_steps_reproduce_the_rounded_geomspace(total, n, first):
+    steps = geometric_steps(total, n, first)
+    assert steps == sorted({max(1, round(s)) for s in np.geomspace(max(1, first), total, n)})
+    assert steps[0] == max(1, round(first)) and steps[-1] == total  # the endpoints
+    assert len(steps) == len(set(steps)) <= n and steps == sorted(steps)
+    assert all(type(s) is int for s in steps)
+
+
+def test_geometric_steps_spacing_and_edge_cases():
+    assert geometric_steps(1000, 4) == [1, 10, 100, 1000]
+    assert geometric_steps(1000, 4, first=10) == [10, 46, 215, 1000]
+    assert geometric_steps(50, 1) == [50] and geometric_steps(1, 1) == [1]
+    assert geometric_steps(3, 10) == [1, 2, 3]  # rounding merges steps: fewer than n
+    assert geometric_steps(100, 5, first=0.01) == geometric_steps(100, 5)  # raised to 1
+
+
+@pytest.mark.parametrize("args", [(0, 5, 1), (10, 0, 1), (10, 5, 0), (10, 5, -1), (10, 5, 11)])
+def test_geometric_steps_bad_arguments_are_named(args):
+    with pytest.raises(ConfigError, match="geometric_steps"):
+        geometric_steps(*args)

@@ -30,18 +30,23 @@ def test_unknown_parameter_fails_before_a_kernel_starts(nbenv, tmp_path):
     proc = _cli("run", "01_fixture", "-p", "stepz", "5", cwd=tmp_path, timeout=60)
     elapsed = time.monotonic() - t0
     assert proc.returncode == 2, proc.stderr
-    assert f"error: unknown parameter(s) ['stepz'] for 01_fixture; valid names: {VALID}" in proc.stderr
+    assert (
+        f"error: unknown parameter(s) ['stepz'] for 01_fixture; valid names: {VALID}" in proc.stderr
+    )
     assert "Traceback" not in proc.stderr and proc.stdout == ""
     assert not nbenv.runs.exists()  # no run folder, no index: nothing was started
     assert elapsed < 30, elapsed  # an import of nblib, no kernel start and no execution
 
 
 @pytest.mark.parametrize("args, expected", [
-    (["--profile", "smoke", "-p", "lr", "5"], "parameter lr=5: out of range, allowed [1e-06, 1.0] (learning rate)"),
+    (["--profile", "smoke", "-p", "lr", "5"],
+     "parameter lr=5: out of range, allowed [1e-06, 1.0] (learning rate)"),
     (["-p", "steps", "ten"], "parameter steps='ten': expected int, got str"),
     (["-p", "mode", "turbo"], "parameter mode='turbo': must be one of ['fast', 'slow']"),
-    (["-p", "widths", "[4, 0]"], "parameter widths=[4, 0]: element 0 out of range, allowed [1, 1024]"),
-    (["--profile", "full"], "profile 'full' not found for 01_fixture; available: ['default', 'smoke']"),
+    (["-p", "widths", "[4, 0]"],
+     "parameter widths=[4, 0]: element 0 out of range, allowed [1, 1024]"),
+    (["--profile", "full"],
+     "profile 'full' not found for 01_fixture; available: ['default', 'smoke']"),
 ])
 def test_bad_values_exit_2_naming_field_value_and_rule(nbenv, capsys, args, expected):
     assert main(["run", "01", *args]) == 2
@@ -121,7 +126,8 @@ def _statuses(runs: Path) -> dict[str, dict]:
 
 
 def _kill_tree(pid: int) -> None:
-    """SIGKILL the sweep's process group and every descendant (kernels run in their own sessions)."""
+    """SIGKILL the sweep's process group and every descendant
+    (kernels run in their own sessions)."""
     os.killpg(pid, signal.SIGSTOP)  # freeze the group so nothing new is spawned meanwhile
     procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
     os.killpg(pid, signal.SIGKILL)
@@ -138,9 +144,24 @@ def _kill_tree(pid: int) -> None:
 def test_killed_sweep_resumes_without_redoing_finished_runs(nbenv, tmp_path):
     grid = tmp_path / "grid.yaml"
     grid.write_text("seed: [0, 1, 2, 3]\n")
-    args = ["sweep", "01_fixture", "--grid", str(grid), "--profile", "smoke", "--workers", "1",
-            "--threads", "1", "-p", "sleep", "0.1"]
-    expected = {RunSpec(nbenv.notebook, "smoke", {"sleep": 0.1, "seed": s}).run_id() for s in range(4)}
+    args = [
+        "sweep",
+        "01_fixture",
+        "--grid",
+        str(grid),
+        "--profile",
+        "smoke",
+        "--workers",
+        "1",
+        "--threads",
+        "1",
+        "-p",
+        "sleep",
+        "0.1",
+    ]
+    expected = {
+        RunSpec(nbenv.notebook, "smoke", {"sleep": 0.1, "seed": s}).run_id() for s in range(4)
+    }
     assert len(expected) == 4
     runs = nbenv.runs
     with open(tmp_path / "first.log", "w") as log:
@@ -185,7 +206,8 @@ def test_killed_sweep_resumes_without_redoing_finished_runs(nbenv, tmp_path):
         assert (runs / "01_fixture" / run_id / "metrics.json").stat().st_mtime_ns == mtimes[run_id]
         assert (runs / "01_fixture" / run_id / "notebook.ipynb").read_bytes() == notebooks[run_id]
     for run_id in interrupted:  # the interrupted run was redone from scratch
-        assert after[run_id]["finished"] >= time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(killed_at - 1))
+        assert after[run_id]["finished"] >= time.strftime("%Y-%m-%dT%H:%M:%S",
+                                                          time.gmtime(killed_at - 1))
         assert (runs / "01_fixture" / run_id / "report.html").is_file()
     leftovers = [p for p in runs.rglob("*.tmp")]
     assert leftovers == []

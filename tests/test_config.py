@@ -9,14 +9,21 @@ from typing import Literal
 import pytest
 
 from nblib.config import (
+    AFFECTS,
     ConfigError,
+    GridConfig,
+    NotebookConfig,
+    affects,
     as_table,
     build,
+    cache_key,
     configure,
     field_help,
+    fields_affecting,
     fingerprint,
     param,
     replace,
+    unclassified,
 )
 
 
@@ -39,8 +46,10 @@ class Cfg:
 def test_defaults_and_overrides():
     cfg = build(Cfg, {})
     assert cfg == Cfg()
-    cfg = build(Cfg, {"lr": 0.01, "steps": 20, "model": "transformer", "widths": [2, 3], "budget": 100})
-    assert (cfg.lr, cfg.steps, cfg.model, cfg.widths, cfg.budget) == (0.01, 20, "transformer", [2, 3], 100)
+    cfg = build(Cfg, {"lr": 0.01, "steps": 20, "model": "transformer", "widths": [2, 3],
+                      "budget": 100})
+    assert (cfg.lr, cfg.steps, cfg.model, cfg.widths, cfg.budget) == (0.01, 20, "transformer",
+                                                                      [2, 3], 100)
 
 
 def test_list_default_is_not_shared():
@@ -147,7 +156,9 @@ def test_replace_is_validated_and_strict():
 
 def test_field_help_and_table():
     helps = field_help(Cfg)
-    assert helps["lr"] == "peak learning rate" and helps["budget"] == "token budget (None: unlimited)"
+    assert (
+        helps["lr"] == "peak learning rate" and helps["budget"] == "token budget (None: unlimited)"
+    )
     table = as_table(Cfg()).splitlines()
     assert len(table) == len(dataclasses.fields(Cfg))
     lr_row = next(row for row in table if row.startswith("lr "))
@@ -164,3 +175,104 @@ def test_fingerprint_depends_only_on_the_named_fields():
     assert fingerprint(C(), ["a"]) == fingerprint(C(b=3), ["a"])
     assert fingerprint(C(), ["a"]) != fingerprint(C(a=3), ["a"])
     assert len(fingerprint(C(), ["a", "b"])) == 10
+
+
+# --- what a field affects, cache keys, the notebook bases ----------------------------------------
+
+@dataclass(frozen=True)
+class Staged(GridConfig):
+    seeds: int = param(5, "seeds per width", affects="analysis", low=1, high=50)  # redeclared
+    width: int = param(8, "hidden units", affects="train", low=1)
+    steps: int = param(10, "optimizer steps", affects=("train", "teacher"), low=1)
+    probes: int = param(4, "probe points per model", affects="eval", low=1)
+    margin: float = param(0.1, "equivalence margin", affects="analysis", low=0.0)
+
+
+def test_param_affects_is_normalised_to_a_tuple_and_validated():
+    meta = {f.name: f.metadata["affects"] for f in dataclasses.fields(Staged)}
+    assert meta["width"] == ("train",) and meta["steps"] == ("train", "teacher")
+    assert dataclasses.fields(Cfg)[0].metadata["affects"] is None  # not said
+    assert param(1, "x", affects=["eval", "train"]).metadata["affects"] == ("eval", "train")
+    for bad in ("", (), ("train", ""), ("train", 3)):
+        with pytest.raises(ValueError, match="affects"):
+            param(1, "x", affects=bad)
+    assert AFFECTS == ("train", "eval", "analysis", "runtime")
+
+
+def test_unclassified_names_fields_that_do_not_say():
+    assert unclassified(Staged) == [] and unclassified(build(Staged, {})) == []
+    assert unclassified(Cfg) == [f.name for f in dataclasses.fields(Cfg)]
+
+    @dataclass(frozen=True)
+    class Partly(NotebookConfig):
+        lr: float = param(1e-3, "learning rate", affects="train")
+        forgot: int = param(1, "a new field nobody classified")
+
+    assert unclassified(Partly) == ["forgot"]
+    assert affects(Partly)["forgot"] is None and affects(Partly)["lr"] == ("train",)
+    with pytest.raises(ConfigError, match="forgot"):
+        fields_affecting(Partly, "train")
+    with pytest.raises(ConfigError, match="forgot"):
+        cache_key(build(Partly, {}), "train")
+
+
+def test_fields_affecting_in_declaration_order_and_needs_a_stage():
+    assert fields_affecting(Staged, "train") == ["width", "steps"]
+    assert fields_affecting(Staged, "teacher") == ["steps"]
+    assert fields_affecting(Staged, "eval", "train") == ["width", "steps", "probes"]
+    assert fields_affecting(Staged, "analysis") == ["seeds", "first_seed", "margin"]
+    assert fields_affecting(Staged, "runtime") == ["interactive", "device", "workers"]
+    assert fields_affecting(Staged, "no-such-stage") == []
+    with pytest.raises(ValueError, match="stage"):
+        fields_affecting(Staged)
+
+
+@pytest.mark.parametrize("kinds", [("train",), ("teacher",), ("train", "eval"), ("analysis",)])
+def test_cache_key_changes_exactly_when_an_affecting_field_changes(kinds):
+    base = build(Staged, {})
+    changed = dict(interactive=False, seeds=2, first_seed=3, device="cpu", workers=4, width=16,
+                   steps=20, probes=7, margin=0.2)
+    assert set(changed) == {f.name for f in dataclasses.fields(Staged)}
+    shaping = set(fields_affecting(Staged, *kinds))
+    for name, value in changed.items():
+        other = replace(base, **{name: value})
+        assert (cache_key(other, *kinds) != cache_key(base, *kinds)) == (name in shaping), name
+    assert cache_key(base, *kinds) == cache_key(build(Staged, {}), *kinds)  # stable
+    assert cache_key(base, *kinds) == fingerprint(base, sorted(shaping))
+    assert len(cache_key(base, *kinds)) == 10
+
+
+def test_cache_keys_of_different_stages_differ_even_when_values_agree():
+    cfg = build(Staged, {})
+    assert cache_key(cfg, "train") != cache_key(cfg, "train", "eval")
+
+
+def test_notebook_and_grid_config_fields_in_order_with_a_redeclared_default():
+    assert [f.name for f in dataclasses.fields(NotebookConfig)] == [
+        "interactive", "seeds", "first_seed", "device"]
+    assert [f.name for f in dataclasses.fields(GridConfig)] == [
+        "interactive", "seeds", "first_seed", "device", "workers"]
+    assert [f.name for f in dataclasses.fields(Staged)] == [
+        "interactive", "seeds", "first_seed", "device", "workers", "width", "steps", "probes",
+        "margin"]  # the redeclared seeds keeps the base's position
+    cfg = build(Staged, {})
+    assert (cfg.seeds, cfg.first_seed, cfg.workers, cfg.device) == (5, 0, 2, "auto")
+    assert unclassified(NotebookConfig) == [] and unclassified(GridConfig) == []
+
+
+def test_seed_list_runs_from_first_seed():
+    assert build(NotebookConfig, {}).seed_list == [0, 1, 2]
+    assert build(NotebookConfig, {"seeds": 3, "first_seed": 3}).seed_list == [3, 4, 5]
+    assert build(Staged, {"seeds": 1, "first_seed": 7}).seed_list == [7]
+
+
+def test_first_seed_seeds_workers_and_device_bounds():
+    assert build(NotebookConfig, {"first_seed": 10_000}).first_seed == 10_000  # inclusive
+    for field, value in [("first_seed", -1), ("first_seed", 10_001), ("seeds", 0),
+                         ("seeds", 51), ("workers", 0)]:
+        with pytest.raises(ConfigError, match=field):
+            build(GridConfig, {field: value})
+    with pytest.raises(ConfigError, match="device"):
+        build(NotebookConfig, {"device": "tpu"})
+    with pytest.raises(ConfigError, match="first_seed"):
+        build(NotebookConfig, {"first_seed": 1.5})

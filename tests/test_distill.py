@@ -1,4 +1,5 @@
-"""nblib.train.distill: the KD weight schedules, and the objective against its formula in a Trainer."""
+"""nblib.train.distill: the KD weight schedules, and the
+objective against its formula in a Trainer."""
 
 import pytest
 import torch
@@ -30,7 +31,8 @@ def test_kd_steps_count_the_steps_with_the_teacher_on():
     assert KDSchedule.parse("constant:0.5").last_kd_step(100) == 100
 
 
-@pytest.mark.parametrize("text", ["linear", "linear:", "linear:abc", "spline:0.3", "linear:0", "linear:1.5"])
+@pytest.mark.parametrize("text", ["linear", "linear:", "linear:abc", "spline:0.3", "linear:0",
+                                  "linear:1.5"])
 def test_malformed_schedules_are_refused(text):
     with pytest.raises(ConfigError, match="KD schedule"):
         KDSchedule.parse(text)
@@ -45,14 +47,20 @@ def test_objective_is_the_formula_and_skips_the_teacher_after_the_kd_phase():
     teacher, student = _models()
     inputs = torch.randint(0, 40, (3, 8), generator=torch.Generator().manual_seed(0))
     targets = torch.randint(0, 40, (3, 8), generator=torch.Generator().manual_seed(1))
-    objective = Distillation(teacher, KDSchedule.parse("linear:0.5"), total_steps=10, temperature=2.0)
+    objective = Distillation(teacher, KDSchedule.parse("linear:0.5"), total_steps=10,
+                             temperature=2.0)
     logits = student(input_ids=inputs).logits
     with torch.no_grad():
         teacher_logits = teacher(input_ids=inputs).logits
-    expected = distillation_loss(logits, teacher_logits, targets, alpha=0.6, temperature=2.0)  # step 2 of 10
-    assert objective(logits, targets, inputs=inputs, step=2).item() == pytest.approx(expected.item(), rel=1e-6)
+    expected = distillation_loss(
+        logits, teacher_logits, targets, alpha=0.6, temperature=2.0
+    )  # step 2 of 10
+    assert objective(logits, targets, inputs=inputs, step=2).item() == pytest.approx(
+        expected.item(), rel=1e-6
+    )
     assert objective.teacher_tokens == 24
-    after = objective(logits, targets, inputs=inputs, step=5)  # alpha = 0: plain NTP, no teacher pass
+    # alpha = 0: plain NTP, no teacher pass
+    after = objective(logits, targets, inputs=inputs, step=5)
     assert after.item() == pytest.approx(next_token_loss(logits, targets).item(), rel=1e-6)
     assert objective.teacher_tokens == 24
     assert not any(p.requires_grad for p in teacher.parameters())

@@ -69,7 +69,8 @@ def test_env_info_outside_git(nbenv):
 
 
 def _git(root, *args):
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false",
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c",
+                    "commit.gpgsign=false",
                     *args], cwd=root, check=True, capture_output=True)
 
 
@@ -82,7 +83,8 @@ def test_env_info_git_sha_and_dirty_flag(tmp_path, monkeypatch):
     _git(root, "init", "-q")
     _git(root, "add", ".")
     _git(root, "commit", "-q", "-m", "init")
-    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True).stdout.strip()
+    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                         text=True).stdout.strip()
     info = env.env_info()
     assert info["git_sha"] == sha and len(sha) == 40
     assert info["git_dirty"] is False
@@ -90,3 +92,34 @@ def test_env_info_git_sha_and_dirty_flag(tmp_path, monkeypatch):
     assert env.env_info()["git_dirty"] is False  # untracked files do not make a run dirty
     (root / "nblib" / "x.py").write_text("x = 2\n")
     assert env.env_info()["git_dirty"] is True
+
+
+def test_derive_seed_is_deterministic_and_in_range():
+    a = env.derive_seed(3, "noise", 1)
+    assert a == env.derive_seed(3, "noise", 1) and isinstance(a, int)
+    assert env.derive_seed(3, "noise", np.int64(1)) == a  # numpy integers are integers
+    seeds = [env.derive_seed(s, p, i) for s in range(4) for p in ("init", "data") for i in range(3)]
+    assert all(0 <= s < 2**63 for s in seeds)
+    torch.Generator().manual_seed(seeds[0])  # usable as a torch seed
+    np.random.default_rng(seeds[0])
+    env.seed_everything(seeds[0])
+
+
+def test_derive_seed_distinct_across_seeds_and_purposes():
+    keys = [(s, *p) for s in (0, 1, 2, 10_000) for p in [(), ("noise",), ("data",), ("noise", 0),
+                                                         ("noise", 1), ("noise", 0, 0), (0,),
+                                                         (0, 0), (1,), (2**32,), (0, 1)]]
+    seeds = [env.derive_seed(*k) for k in keys]
+    assert len(set(seeds)) == len(keys)  # trailing zeros and word splits do not collide
+    assert env.derive_seed(0, 1) != env.derive_seed(1, 0)  # order matters
+    assert env.derive_seed(3, "noise") != 3 and env.derive_seed(0) != env.derive_seed(10_000)
+
+
+@pytest.mark.parametrize("args, error", [((-1,), ValueError), ((0, -2), ValueError),
+                                         ((2**64,), ValueError), ((1.5,), TypeError),
+                                         (("a",), TypeError), ((0, 1.0), TypeError),
+                                         ((0, True), TypeError), ((True,), TypeError),
+                                         ((0, None), TypeError)])
+def test_derive_seed_rejects_bad_input(args, error):
+    with pytest.raises(error, match="derive_seed"):
+        env.derive_seed(*args)

@@ -31,7 +31,9 @@ def test_known_facts(pools):
     assert by_id["capitals/Australia"].answer == "Canberra"
     assert by_id["capitals/United States"].question == "What is the capital of the United States?"
     assert by_id["elements/Au"].answer == "gold"
-    assert all(int(i.answer) == sum(map(int, i.id.split("/")[1].split("+"))) for i in pools["arithmetic"])
+    assert all(
+        int(i.answer) == sum(map(int, i.id.split("/")[1].split("+"))) for i in pools["arithmetic"]
+    )
     assert {i.answer for i in pools["truefalse"]} == {"true", "false"}
 
 
@@ -42,7 +44,8 @@ def test_capital_questions_do_not_give_the_answer_away(pools):
 
 def test_draws_are_deterministic_and_disjoint_across_seeds():
     a = facts.build_items(["capitals", "truefalse"], 5, seed=0)
-    assert [i.id for i in a] == [i.id for i in facts.build_items(["capitals", "truefalse"], 5, seed=0)]
+    assert [i.id for i in a] == [i.id for i in facts.build_items(["capitals", "truefalse"], 5,
+                                                                 seed=0)]
     b = facts.build_items(["capitals", "truefalse"], 5, seed=1)
     assert len(a) == len(b) == 10 and not {i.id for i in a} & {i.id for i in b}
 

@@ -33,7 +33,9 @@ def test_results_are_recorded_and_not_recomputed(tmp_path):
     seen = []
     again = run_grid(refuse, jobs, tmp_path, on_result=lambda job, result: seen.append(job["x"]))
     assert [r["value"] for r in again] == [0, 1, 4, 9] and sorted(seen) == [0, 1, 2, 3]
-    assert again.resumed == ["x=0", "x=1", "x=2", "x=3"] and set(again.seconds) == set(again.resumed)
+    assert again.resumed == ["x=0", "x=1", "x=2", "x=3"] and set(again.seconds) == set(
+        again.resumed
+    )
 
 
 def test_an_interrupted_grid_resumes_with_the_missing_jobs_only(tmp_path):
@@ -48,7 +50,12 @@ def test_an_interrupted_grid_resumes_with_the_missing_jobs_only(tmp_path):
     with pytest.raises(RuntimeError):
         run_grid(flaky, [{"x": i} for i in range(4)], tmp_path)
     assert sorted(p.stem for p in tmp_path.glob("*.json")) == ["x=0", "x=1"]  # nothing half-written
-    assert [r["value"] for r in run_grid(flaky, [{"x": i} for i in range(4)], tmp_path)] == [0, 1, 4, 9]
+    assert [r["value"] for r in run_grid(flaky, [{"x": i} for i in range(4)], tmp_path)] == [
+        0,
+        1,
+        4,
+        9,
+    ]
     assert calls == [0, 1, 2, 2, 3]
 
 
@@ -83,10 +90,17 @@ def test_results_as_one_flat_table_and_nested_rows(tmp_path):
         return {"loss": job["x"] / 2, "curve": [{"step": s, "y": s * job["x"]} for s in (1, 2)]}
 
     out = run_grid(fn, [{"x": 1, "seed": 0}, {"x": 2, "seed": 0}], tmp_path)
-    assert list(out.table.columns) == ["x", "seed", "loss", "curve"] and out.table.loss.tolist() == [0.5, 1.0]
+    assert list(out.table.columns) == [
+        "x",
+        "seed",
+        "loss",
+        "curve",
+    ] and out.table.loss.tolist() == [0.5, 1.0]
     rows = out.rows("curve")
-    assert rows.to_dict("records") == [{"x": 1, "seed": 0, "step": 1, "y": 1}, {"x": 1, "seed": 0, "step": 2, "y": 2},
-                                       {"x": 2, "seed": 0, "step": 1, "y": 2}, {"x": 2, "seed": 0, "step": 2, "y": 4}]
+    assert rows.to_dict("records") == [{"x": 1, "seed": 0, "step": 1, "y": 1},
+                                       {"x": 1, "seed": 0, "step": 2, "y": 2},
+                                       {"x": 2, "seed": 0, "step": 1, "y": 2},
+                                       {"x": 2, "seed": 0, "step": 2, "y": 4}]
 
 
 def test_duplicate_jobs_are_refused(tmp_path):
@@ -109,7 +123,8 @@ class Bar:
 
 def test_run_jobs_passes_config_and_device_and_ticks_the_bar(tmp_path):
     bar = Bar()
-    out = run_jobs(scaled, {"scale": 3}, [{"x": 1}, {"x": 2}], tmp_path, device="cpu", workers=2, bar=bar,
+    out = run_jobs(scaled, {"scale": 3}, [{"x": 1}, {"x": 2}], tmp_path, device="cpu",
+                   workers=2, bar=bar,
                    label=lambda job: f"x={job['x']}")
     assert out.results == [{"value": 3, "device": "cpu"}, {"value": 6, "device": "cpu"}]
     assert bar.n == 2 and sorted(bar.postfix) == ["x=1", "x=2"]

@@ -25,7 +25,8 @@ def test_labels_follow_the_linear_model():
 
 
 def test_pool_is_fixed_by_its_seed_and_scaled_by_dim():
-    a, b = RegressionTask(4, 3, pool_size=5000, pool_seed=1), RegressionTask(4, 3, pool_size=5000, pool_seed=2)
+    a, b = RegressionTask(4, 3, pool_size=5000, pool_seed=1), RegressionTask(4, 3, pool_size=5000,
+                                                                             pool_seed=2)
     assert torch.equal(a.pool(), a.pool()) and not torch.equal(a.pool(), b.pool())
     assert a.pool().var().item() == pytest.approx(1 / 4, rel=0.05)  # w ~ N(0, I/d)
 
@@ -42,7 +43,8 @@ def test_ridge_matches_numpy_closed_form():
 def test_dmmse_with_one_vector_is_that_vector():
     task = RegressionTask(dim=2, context_len=4, pool_size=1, pool_seed=0)
     z, _ = task.sample(6, torch.Generator().manual_seed(0))
-    assert torch.allclose(dmmse_predict(z, task.pool(), 0.05), z[:, -1, :2] @ task.pool()[0], atol=1e-6)
+    assert torch.allclose(dmmse_predict(z, task.pool(), 0.05),
+                          z[:, -1, :2] @ task.pool()[0], atol=1e-6)
 
 
 def test_each_baseline_wins_on_its_own_distribution():

@@ -26,7 +26,8 @@ def test_causal_masking(arch):
 def test_same_seed_same_weights_and_shape_travels_with_the_model(tmp_path):
     a, b = build_lm(LMShape(**TINY), seed=3), build_lm(LMShape(**TINY), seed=3)
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
-    assert not torch.equal(next(a.parameters()), next(build_lm(LMShape(**TINY), seed=4).parameters()))
+    assert not torch.equal(next(a.parameters()),
+                           next(build_lm(LMShape(**TINY), seed=4).parameters()))
     a.save_pretrained(tmp_path)
     from transformers import AutoModelForCausalLM
     assert shape_of(AutoModelForCausalLM.from_pretrained(tmp_path)) == LMShape(**TINY)
@@ -55,7 +56,28 @@ def test_flops_per_token_are_about_six_n():
 
 
 @pytest.mark.parametrize("bad, field", [(dict(d_model=15), "d_model"), (dict(arch="mamba"), "arch"),
-                                        (dict(n_heads=0), "n_heads"), (dict(d_model=6, n_heads=2), "head size")])
+                                        (dict(n_heads=0), "n_heads"),
+                                        (dict(d_model=6, n_heads=2), "head size")])
 def test_bad_shapes_are_named(bad, field):
     with pytest.raises(ConfigError, match=field):
         build_lm(LMShape(**{**TINY, **bad}))
+
+
+def test_shape_of_a_config_reads_its_fields_and_overrides():
+    from types import SimpleNamespace
+
+    cfg = SimpleNamespace(**TINY, lr=1e-3)  # fields LMShape does not have are ignored
+    assert shape_of(cfg) == LMShape(**TINY)
+    assert shape_of(cfg, d_model=32) == LMShape(**{**TINY, "d_model": 32})
+    with pytest.raises(ConfigError, match="divisible"):
+        shape_of(cfg, d_model=17)
+
+
+def test_shape_of_takes_defaults_for_missing_fields_and_overrides_a_models_shape():
+    from types import SimpleNamespace
+
+    assert shape_of(SimpleNamespace(d_model=32, arch="gpt2")) == LMShape(d_model=32, arch="gpt2")
+    model = build_lm(LMShape(**TINY))
+    assert shape_of(model) == LMShape(**TINY)
+    assert shape_of(model, context=24) == LMShape(**{**TINY, "context": 24})
+    assert shape_of(LMShape(**TINY), n_layers=3) == LMShape(**{**TINY, "n_layers": 3})

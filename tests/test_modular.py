@@ -13,7 +13,8 @@ def test_answers_are_the_operation_mod_p():
     pairs = torch.tensor([[3, 5], [20, 7], [0, 0], [22, 22]])
     assert ModularTask(23).answer(pairs).tolist() == [8, 4, 0, 21]
     assert ModularTask(23, operation="sub").answer(pairs).tolist() == [21, 13, 0, 0]
-    assert ModularTask(23, operation="mul").answer(pairs).tolist() == [15, 140 % 23, 0, (22 * 22) % 23]
+    assert ModularTask(23, operation="mul").answer(pairs).tolist() == [15, 140 % 23, 0,
+                                                                       (22 * 22) % 23]
 
 
 def test_split_is_disjoint_complete_and_seeded():
@@ -35,7 +36,11 @@ def test_sequences_put_the_loss_on_the_answer_only():
     assert task.vocab_size == 9 and seqs.max() < task.vocab_size
     batches = TaskExamples(seqs, mask, batch_size=4)
     inputs, targets = batches(torch.Generator().manual_seed(0))
-    assert inputs.shape == (4, 4) and (targets[:, :3] == IGNORE).all() and (targets[:, 3] != IGNORE).all()
+    assert (
+        inputs.shape == (4, 4)
+        and (targets[:, :3] == IGNORE).all()
+        and (targets[:, 3] != IGNORE).all()
+    )
 
 
 def test_grading_accepts_the_answer_and_nothing_else():

@@ -1,4 +1,5 @@
-"""Every notebook: committed clean, parameters cell == config, profiles valid, smoke run through the runner."""
+"""Every notebook: committed clean, parameters cell == config,
+profiles valid, smoke run through the runner."""
 
 import dataclasses
 import math
@@ -6,7 +7,7 @@ import math
 import nbformat
 import pytest
 
-from nblib.config import configure
+from nblib.config import NotebookConfig, configure, unclassified
 from nblib.runner import (
     RunSpec,
     config_class,
@@ -29,7 +30,9 @@ def test_there_are_notebooks():
 def test_committed_without_outputs_or_papermill_metadata(nb_path):
     nb = nbformat.read(nb_path, as_version=4)
     nbformat.validate(nb)
-    assert "papermill" not in nb.metadata, "papermill metadata committed: was a run written over its input?"
+    assert "papermill" not in nb.metadata, (
+        "papermill metadata committed: was a run written over its input?"
+    )
     assert "widgets" not in nb.metadata
     assert nb.metadata.kernelspec.name == "python3"
     for cell in nb.cells:
@@ -37,7 +40,9 @@ def test_committed_without_outputs_or_papermill_metadata(nb_path):
         assert "injected-parameters" not in tags, "an injected-parameters cell was committed"
         assert "papermill" not in cell.metadata
         if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None, f"outputs committed:\n{cell.source[:80]}"
+            assert cell.outputs == [] and cell.execution_count is None, (
+                f"outputs committed:\n{cell.source[:80]}"
+            )
 
 
 @pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=IDS)
@@ -45,9 +50,32 @@ def test_parameters_cell_is_the_config(nb_path):
     declared = parameters_cell(nb_path)
     cls = config_class(nb_path)
     assert cls is not None, "metadata.nblib.config must name the notebook's config dataclass"
-    assert list(declared) == [f.name for f in dataclasses.fields(cls)], "parameters cell and config disagree"
+    assert list(declared) == [f.name for f in dataclasses.fields(cls)], (
+        "parameters cell and config disagree"
+    )
     assert declared["interactive"] is True
     configure(cls, declared)  # the defaults themselves validate
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=IDS)
+def test_every_field_says_what_it_affects(nb_path):
+    """Cached results are keyed by the fields of their stages: an unclassified field could
+    silently reuse stale results."""
+    cls = config_class(nb_path)
+    assert issubclass(cls, NotebookConfig), f"{cls.__name__} must subclass NotebookConfig"
+    assert unclassified(cls) == [], f"fields of {cls.__name__} without affects=..."
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=IDS)
+def test_notebook_package_is_named_after_the_notebook(nb_path):
+    """nblib/experiments/<slug without its number>/ holds the config, SLUG, QUESTION, FIGURE."""
+    import importlib
+
+    cls = config_class(nb_path)
+    name = nb_path.stem.split("_", 1)[1]
+    assert cls.__module__.startswith(f"nblib.experiments.{name}"), cls.__module__
+    pkg = importlib.import_module(f"nblib.experiments.{name}")
+    assert pkg.SLUG == nb_path.stem and pkg.QUESTION and pkg.FIGURE
 
 
 @pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=IDS)
@@ -67,8 +95,21 @@ def test_smoke_run(nb_path, tmp_path):
     verdict = result["verdict"]
     assert verdict["label"] in LABELS
     est = verdict["estimate"]
-    assert est["low"] <= est["value"] <= est["high"] and all(map(math.isfinite, (est["low"], est["high"])))
+    assert est["low"] <= est["value"] <= est["high"]
+    assert all(map(math.isfinite, (est["low"], est["high"])))
     invariants = result["values"]["invariants"]
     assert invariants and all(invariants.values()), invariants
     assert result["env"]["torch"] and result["duration_s"] > 0
     assert list((tmp_path / nb_path.stem / result["run_id"] / "figures").glob("*.png"))
+
+
+def test_readme_gallery_matches_the_reference_records():
+    """Every verdict and number in the README gallery is rendered from figures/*/reference_run.json
+    (`python -m nblib gallery` regenerates it)."""
+    from nblib.gallery import check_readme
+
+    diff = check_readme()
+    assert not diff, (
+        "README gallery drifted from the records; run `python -m nblib gallery`:\n"
+        + "\n".join(diff)
+    )

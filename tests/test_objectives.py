@@ -37,11 +37,19 @@ def test_kshot_loss_is_next_token_loss_at_k1_and_matches_its_formula():
     logits, targets = torch.randn(2, 5, 7), torch.randint(0, 7, (2, 5))
     targets[0, 0] = IGNORE
     assert torch.allclose(kshot_loss(logits, targets, 1), next_token_loss(logits, targets))
-    p = torch.softmax(logits, -1).gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)[targets != IGNORE]
+    p = (
+        torch.softmax(logits, -1)
+        .gather(-1, targets.clamp(min=0).unsqueeze(-1))
+        .squeeze(-1)[targets != IGNORE]
+    )
     for k in (2, 4, 16):
         expected = -torch.log(1 - (1 - p) ** k).mean()
         assert torch.allclose(kshot_loss(logits, targets, k), expected, atol=1e-5)
-    assert kshot_loss(logits, targets, 16) < kshot_loss(logits, targets, 4) < kshot_loss(logits, targets, 1)
+    assert (
+        kshot_loss(logits, targets, 16)
+        < kshot_loss(logits, targets, 4)
+        < kshot_loss(logits, targets, 1)
+    )
 
 
 def test_kshot_loss_stays_finite_for_confident_models():
@@ -56,15 +64,24 @@ def test_kshot_loss_stays_finite_for_confident_models():
 
 def test_distillation_loss_interpolates_between_kl_and_cross_entropy():
     torch.manual_seed(1)
-    student, teacher, targets = torch.randn(2, 4, 6), torch.randn(2, 4, 6), torch.randint(0, 6, (2, 4))
-    assert torch.allclose(distillation_loss(student, teacher, targets, 0.0), next_token_loss(student, targets))
+    student, teacher, targets = (
+        torch.randn(2, 4, 6),
+        torch.randn(2, 4, 6),
+        torch.randint(0, 6, (2, 4)),
+    )
+    assert torch.allclose(
+        distillation_loss(student, teacher, targets, 0.0), next_token_loss(student, targets)
+    )
     assert distillation_loss(teacher, teacher, targets, 1.0).abs() < 1e-6  # KL of a model to itself
     kl = torch.nn.functional.kl_div(torch.log_softmax(student / 2, -1).flatten(0, 1),
                                     torch.log_softmax(teacher / 2, -1).flatten(0, 1),
                                     log_target=True, reduction="batchmean")
-    assert torch.allclose(distillation_loss(student, teacher, targets, 1.0, temperature=2.0), 4 * kl, atol=1e-5)
+    assert torch.allclose(distillation_loss(student, teacher, targets, 1.0, temperature=2.0),
+                          4 * kl, atol=1e-5)
     mixed = distillation_loss(student, teacher, targets, 0.3)
-    ends = 0.3 * distillation_loss(student, teacher, targets, 1.0) + 0.7 * next_token_loss(student, targets)
+    ends = 0.3 * distillation_loss(student, teacher, targets, 1.0) + 0.7 * next_token_loss(
+        student, targets
+    )
     assert torch.allclose(mixed, ends, atol=1e-6)
     with pytest.raises(ValueError, match="differ in shape"):
         distillation_loss(student, teacher[:, :3], targets, 0.5)

@@ -26,7 +26,9 @@ def test_environment_yml_matches_pyproject():
     for req in pip_reqs:
         name = CONDA_NAMES.get(_name(req), _name(req))
         assert name in conda, f"{name} missing from environment.yml"
-        assert conda[name].removeprefix(name) == req.removeprefix(_name(req)), f"ranges differ for {name}"
+        assert conda[name].removeprefix(name) == req.removeprefix(_name(req)), (
+            f"ranges differ for {name}"
+        )
     assert f"-e .[{','.join(project['optional-dependencies'])}]" in pip_section  # every extra
 
 

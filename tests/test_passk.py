@@ -59,7 +59,8 @@ def test_unbiased_where_the_plugin_is_biased_low():
             truth = pass_at_k_exact(p, k)
             assert (w * pass_at_k(n, c, k)).sum() == pytest.approx(truth, abs=1e-12)
             assert (w * pass_at_k_plugin(n, c, k)).sum() < truth - 1e-6
-        assert (w * pass_at_k_plugin(n, c, 1)).sum() == pytest.approx(pass_at_k_exact(p, 1))  # k = 1: the same
+        # k = 1: the same
+        assert (w * pass_at_k_plugin(n, c, 1)).sum() == pytest.approx(pass_at_k_exact(p, 1))
 
 
 def test_curve_from_graded_samples_is_monotone_in_k():

@@ -16,7 +16,10 @@ pytestmark = pytest.mark.usefixtures("nbenv")
 def test_nblib_root_overrides(nbenv):
     assert paths.repo_root() == nbenv.root.resolve()
     assert paths.notebooks_dir() == nbenv.root.resolve() / "notebooks"
-    assert paths.profiles_dir("01_fixture") == nbenv.root.resolve() / "notebooks" / "profiles" / "01_fixture"
+    assert (
+        paths.profiles_dir("01_fixture")
+        == nbenv.root.resolve() / "notebooks" / "profiles" / "01_fixture"
+    )
     assert (paths.profiles_dir("01_fixture") / "smoke.yaml").is_file()
     assert paths.figures_dir("01_fixture") == nbenv.root.resolve() / "figures" / "01_fixture"
 

@@ -20,7 +20,8 @@ def test_noise_is_relative_to_each_tensor_rms_and_leaves_the_original_alone():
         ratio = (q - p).pow(2).mean().sqrt() / p.pow(2).mean().sqrt()
         assert 0.05 < ratio < 0.2 if p.numel() > 100 else ratio > 0
     again = add_relative_noise(m, 0.1, torch.Generator().manual_seed(0))
-    assert all(torch.equal(a, b) for a, b in zip(noisy.parameters(), again.parameters(), strict=True))
+    assert all(torch.equal(a, b) for a, b in zip(noisy.parameters(), again.parameters(),
+                                                 strict=True))
     assert all(torch.equal(a, b) for a, b in zip(m.parameters(),
                add_relative_noise(m, 0.0, torch.Generator()).parameters(), strict=True))
 

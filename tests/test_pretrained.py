@@ -1,4 +1,5 @@
-"""nblib.models.pretrained: the packaged SmolLM2-135M-Instruct loads offline; clear errors otherwise."""
+"""nblib.models.pretrained: the packaged SmolLM2-135M-Instruct
+loads offline; clear errors otherwise."""
 
 import pytest
 
@@ -24,12 +25,14 @@ def test_packaged_default_is_a_134m_llama_with_a_chat_template(smol):
     n = sum(p.numel() for p in smol.model.parameters())  # tied embeddings counted once
     assert n == pytest.approx(134.5e6, rel=1e-3)
     assert "<|im_start|>" in smol.tokenizer.chat_template
-    assert load_pretrained("smollm2").folder == smol.folder  # an alias, from the same converted folder
+    # an alias, from the same converted folder
+    assert load_pretrained("smollm2").folder == smol.folder
 
 
 def test_greedy_answer_knows_the_capital_of_france(smol):
     chat = LocalChat(smol.model, smol.tokenizer)
-    [answer] = chat.reply([[{"role": "user", "content": "What is the capital of France?"}]], max_new_tokens=20)
+    [answer] = chat.reply([[{"role": "user", "content": "What is the capital of France?"}]],
+                          max_new_tokens=20)
     assert "Paris" in answer
 
 
@@ -47,11 +50,14 @@ def test_existing_folder_without_config_is_refused(tmp_path):
 
 
 def test_uncached_hub_id_offline_fails_fast_naming_the_default(monkeypatch):
-    """HF_HUB_OFFLINE set after import still counts (local files only, no retry loop against the hub)."""
+    """HF_HUB_OFFLINE set after import still counts (local files
+    only, no retry loop against the hub)."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ModelNotAvailable, match="HF_HUB_OFFLINE is set") as error:
         load_pretrained("no-such-org/no-such-model")
-    assert repr(DEFAULT_MODEL) in str(error.value) and "hf download no-such-org/no-such-model" in str(error.value)
+    assert repr(DEFAULT_MODEL) in str(
+        error.value
+    ) and "hf download no-such-org/no-such-model" in str(error.value)
 
 
 def test_missing_package_names_the_pip_command(monkeypatch):

@@ -33,8 +33,10 @@ def test_to_jsonable_numpy_and_torch():
         "np_arr": np.array([[1, 2], [3, 4]]), "np_nan": np.float64("nan"),
         "np_arr_inf": np.array([1.0, np.inf, -np.inf, np.nan]),
         "t_scalar": torch.tensor(2.5), "t_int": torch.tensor(7), "t_vec": torch.tensor([1, 2]),
-        "t_nan": torch.tensor(float("nan")), "t_bf16": torch.tensor([0.5, 1.0], dtype=torch.bfloat16),
-        "nan": float("nan"), "inf": -math.inf, "tuple": (1, "a"), 4: "int key", "path": Path("/a/b"),
+        "t_nan": torch.tensor(float("nan")), "t_bf16": torch.tensor([0.5, 1.0],
+                                                                    dtype=torch.bfloat16),
+        "nan": float("nan"), "inf": -math.inf, "tuple": (1, "a"), 4: "int key",
+        "path": Path("/a/b"),
         "dc": Point(np.float64(0.25), (np.int32(1),)), "none": None,
     })
     assert out == {
@@ -142,7 +144,8 @@ def test_interactive_run_record(nbenv):
 
 def test_headless_start_run_keeps_the_runners_fields(tmp_path, monkeypatch):
     run_dir = tmp_path / "runs" / "01_fixture" / "smoke-abc"
-    rec.update_metrics(run_dir, status="running", run_id="smoke-abc", started="2024-01-01T00:00:00+00:00",
+    rec.update_metrics(run_dir, status="running", run_id="smoke-abc",
+                       started="2024-01-01T00:00:00+00:00",
                        values={"stale": 1})
     monkeypatch.setenv(rec.RUN_DIR_ENV, str(run_dir))
     assert nblib.start_run("01_fixture") == run_dir
@@ -160,22 +163,32 @@ def test_read_run_of_a_folder_without_record(tmp_path):
 
 def test_load_runs_columns(tmp_path):
     root = tmp_path / "runs"
-    rec.update_metrics(root / "01_a" / "smoke-1", notebook="01_a", run_id="smoke-1", profile="smoke",
+    rec.update_metrics(root / "01_a" / "smoke-1", notebook="01_a", run_id="smoke-1",
+                       profile="smoke",
                        status="ok", duration_s=3.5, started="2024-01-01T00:00:00+00:00",
                        finished="2024-01-01T00:00:03+00:00", params={"n": 6, "interactive": False},
                        values={"acc": 0.9, "curve": [1, 2], "name": "x", "missing": None},
                        verdict={"label": "SUPPORTED", "claim": "c"})
     rec.update_metrics(root / "02_b" / "default-2", notebook="02_b", run_id="default-2",
-                       profile="default", status="failed", params={"lr": 0.1}, verdict="INCONCLUSIVE")
+                       profile="default", status="failed", params={"lr": 0.1},
+                       verdict="INCONCLUSIVE")
     (root / "02_b" / "empty").mkdir()  # a folder without metrics.json is not a run
     runs = rec.load_runs(root)
     assert len(runs) == 2
-    base = ["notebook", "run_id", "profile", "status", "duration_s", "started", "finished", "dir", "verdict"]
+    base = ["notebook", "run_id", "profile", "status", "duration_s", "started", "finished",
+            "dir", "verdict"]
     assert set(runs.columns) == {*base, "param.n", "param.interactive", "param.lr", "value.acc",
                                  "value.name", "value.missing"}  # value.curve: not a scalar
     a = runs.set_index("notebook").loc["01_a"]
-    assert (a["run_id"], a["status"], a["verdict"], a["duration_s"]) == ("smoke-1", "ok", "SUPPORTED", 3.5)
-    assert a["param.n"] == 6 and a["value.acc"] == 0.9 and a["dir"] == str(root / "01_a" / "smoke-1")
+    assert (a["run_id"], a["status"], a["verdict"], a["duration_s"]) == (
+        "smoke-1",
+        "ok",
+        "SUPPORTED",
+        3.5,
+    )
+    assert (
+        a["param.n"] == 6 and a["value.acc"] == 0.9 and a["dir"] == str(root / "01_a" / "smoke-1")
+    )
     b = runs.set_index("notebook").loc["02_b"]
     assert b["verdict"] == "INCONCLUSIVE" and b["param.lr"] == 0.1 and b["status"] == "failed"
     only = rec.load_runs(root, notebook="02_b")
@@ -186,3 +199,52 @@ def test_load_runs_columns(tmp_path):
 def test_load_runs_defaults_to_runs_dir(nbenv):
     rec.update_metrics(nbenv.runs / "01_fixture" / "x", notebook="01_fixture", status="ok")
     assert list(rec.load_runs()["status"]) == ["ok"]
+
+
+def _values(run_dir):
+    return json.loads((run_dir / "metrics.json").read_text())
+
+
+def test_check_invariants_records_prints_and_passes(nbenv, capsys):
+    run_dir = nblib.start_run("01_fixture")
+    out = nblib.check_invariants({"loss falls": np.True_, "finite": 1})
+    assert out == {"loss falls": True, "finite": True}
+    assert _values(run_dir)["values"]["invariants"] == {"loss falls": True, "finite": True}
+    printed = capsys.readouterr().out
+    assert "ok     loss falls" in printed and "FAILED" not in printed
+
+
+def test_check_invariants_names_every_failure_and_records_first(nbenv, capsys):
+    run_dir = nblib.start_run("01_fixture")
+    with pytest.raises(rec.InvariantError, match=r"\['b', 'c'\]") as err:
+        nblib.check_invariants({"a": True, "b": False, "c": 0})
+    assert isinstance(err.value, AssertionError) and "'a'" not in str(err.value)
+    assert _values(run_dir)["values"]["invariants"] == {"a": True, "b": False, "c": False}
+    assert "FAILED b" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="no invariants"):
+        nblib.check_invariants({})
+
+
+def test_record_verdicts_records_all_and_the_headline(nbenv, capsys):
+    run_dir = nblib.start_run("01_fixture")
+    main = verdict("loss falls", mean_ci([-0.3, -0.2, -0.25]), 0.0, "<")
+    side = verdict("gap grows", mean_ci([0.1, -0.1, 0.05]), 0.0, ">")
+    assert nblib.record_verdicts({"main": main, "side": side}, headline="main") is main
+    metrics = _values(run_dir)
+    assert set(metrics["values"]["verdicts"]) == {"main", "side"}
+    assert metrics["values"]["verdicts"]["side"]["label"] == "INCONCLUSIVE"
+    assert metrics["values"]["verdicts"]["side"]["estimate"]["n"] == 3
+    assert metrics["values"]["headline"] == "main"
+    assert metrics["verdict"] == metrics["values"]["verdicts"]["main"]
+    assert metrics["verdict"]["label"] == "SUPPORTED"
+    printed = capsys.readouterr().out
+    assert "[main · headline] SUPPORTED" in printed and "[side] INCONCLUSIVE" in printed
+
+
+def test_record_verdicts_unknown_headline_records_nothing(nbenv):
+    run_dir = nblib.start_run("01_fixture")
+    v = verdict("x", mean_ci([1.0, 2.0]), 0.0, ">")
+    with pytest.raises(KeyError, match="mian"):
+        nblib.record_verdicts({"main": v}, headline="mian")
+    metrics = _values(run_dir)
+    assert metrics["verdict"] is None and "verdicts" not in metrics["values"]

@@ -20,7 +20,8 @@ def test_render_run_hides_code_and_keeps_outputs(executed_run, tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     nb = nbformat.read(Path(executed_run["dir"]) / "notebook.ipynb", as_version=4)
-    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}, "version_major": 2}}
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {},
+                                                                            "version_major": 2}}
     nbformat.write(nb, run_dir / "notebook.ipynb")
     out = render_run(run_dir)
     assert out == run_dir / "report.html"

@@ -63,7 +63,9 @@ def test_parameters_cell_config_class_and_profiles(nbenv):
     assert profiles("01_fixture") == ["default", "smoke"]
     assert load_profile("01_fixture", "default") == {}
     assert load_profile("01_fixture", "smoke") == {"n": 6, "steps": 2}
-    with pytest.raises(ConfigError, match=r"profile 'full' not found for 01_fixture; available: \['default', 'smoke'\]"):
+    with pytest.raises(ConfigError,
+                       match=r"profile 'full' not found for "
+                       r"01_fixture; available: \['default', 'smoke'\]"):
         load_profile("01_fixture", "full")
 
 
@@ -82,7 +84,8 @@ def test_parameters_cell_must_be_one_cell_of_literals(tmp_path):
 
 @pytest.mark.parametrize("text, value", [
     ("5", 5), ("1e-3", 1e-3), ("[4, 8]", [4, 8]), ("None", None), ("True", True), ("null", None),
-    ("false", False), ("'abc'", "abc"), ("abc", "abc"), ("{a: 1}", {"a": 1}), ("2024-01-01", "2024-01-01"),
+    ("false", False), ("'abc'", "abc"), ("abc", "abc"), ("{a: 1}", {"a": 1}),
+    ("2024-01-01", "2024-01-01"),
 ])
 def test_parse_value(text, value):
     assert parse_value(text) == value and type(parse_value(text)) is type(value)
@@ -152,7 +155,8 @@ def test_run_many_validates_every_spec_first(nbenv):
 
 def test_grid_points():
     assert grid_points({"seed": [0, 1], "lr": [0.1, 0.2]}) == [
-        {"seed": 0, "lr": 0.1}, {"seed": 0, "lr": 0.2}, {"seed": 1, "lr": 0.1}, {"seed": 1, "lr": 0.2}]
+        {"seed": 0, "lr": 0.1}, {"seed": 0, "lr": 0.2}, {"seed": 1, "lr": 0.1},
+        {"seed": 1, "lr": 0.2}]
     assert grid_points([{"seed": 0}, {"seed": 5, "n": 9}]) == [{"seed": 0}, {"seed": 5, "n": 9}]
     with pytest.raises(ConfigError, match=r"grid entry seed=3: expected a list of values"):
         grid_points({"seed": 3})
@@ -179,17 +183,28 @@ def test_executed_run_record(executed_run):
     values = metrics["values"]
     assert values["interactive"] is False  # the runner switched the widgets off
     assert values["threads"] == 1  # the run's thread cap reached the kernel
-    assert values["diff"]["n"] == 6 and values["diff"]["low"] < values["diff"]["value"] < values["diff"]["high"]
+    assert (
+        values["diff"]["n"] == 6
+        and values["diff"]["low"] < values["diff"]["value"] < values["diff"]["high"]
+    )
     assert isinstance(values["mean_a"], float) and 0.5 < values["mean_a"] < 1.5
-    assert metrics["verdict"]["label"] == "SUPPORTED" and metrics["verdict"]["claim"] == "a exceeds b"
+    assert (
+        metrics["verdict"]["label"] == "SUPPORTED" and metrics["verdict"]["claim"] == "a exceeds b"
+    )
     assert metrics["started"] <= metrics["finished"] and metrics["duration_s"] > 0
     assert metrics["env"]["threads"] == 1 and metrics["profile"] == "smoke"
     assert (run_dir / "figures" / "samples.png").stat().st_size > 1000
     assert (run_dir / "report.html").stat().st_size > 1000
     nb = nbformat.read(run_dir / "notebook.ipynb", as_version=4)
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
-    assert len(injected) == 1 and "seed = 3" in injected[0].source and "interactive = False" in injected[0].source
-    outputs = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert (
+        len(injected) == 1
+        and "seed = 3" in injected[0].source
+        and "interactive = False" in injected[0].source
+    )
+    outputs = "".join(
+        o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
+    )
     assert "fixture says 42" in outputs and "SUPPORTED: a exceeds b" in outputs
 
 
@@ -207,10 +222,13 @@ def test_run_already_ok_is_skipped(executed_run):
 def test_publish_figures_of_a_reference_run(executed_run, nbenv):
     target = publish_figures(Path(executed_run["dir"]), "01_fixture")
     assert target == nbenv.root.resolve() / "figures" / "01_fixture"
-    assert (target / "samples.png").read_bytes() == (Path(executed_run["dir"]) / "figures" / "samples.png").read_bytes()
+    assert (target / "samples.png").read_bytes() == (
+        Path(executed_run["dir"]) / "figures" / "samples.png"
+    ).read_bytes()
     ref = json.loads((target / "reference_run.json").read_text())
     assert ref["run_id"] == executed_run["run_id"] and ref["verdict"]["label"] == "SUPPORTED"
-    assert set(ref) <= {"notebook", "run_id", "profile", "params", "verdict", "duration_s", "finished", "env"}
+    assert set(ref) <= {"notebook", "run_id", "profile", "params", "verdict", "duration_s",
+                        "finished", "env"}
 
 
 @pytest.mark.notebooks
@@ -220,7 +238,8 @@ def test_failing_run_is_recorded_and_the_others_go_on(nbenv):
     # this in-process and spares a worker start
     nb = find_notebook("01")
     with ThreadPoolExecutor(1) as pool:
-        results = run_many([RunSpec(nb, "smoke", {"fail": True}), RunSpec(nb, "smoke", {"seed": 1})],
+        results = run_many([RunSpec(nb, "smoke", {"fail": True}),
+                            RunSpec(nb, "smoke", {"seed": 1})],
                            executor=pool, threads=1, on_result=seen.append)
     assert len(results) == 2 and len(seen) == 2
     by_status = {r["status"]: r for r in results}
@@ -232,9 +251,12 @@ def test_failing_run_is_recorded_and_the_others_go_on(nbenv):
     failed_dir = Path(failed["dir"])
     record = read_json(failed_dir / "metrics.json")
     assert record["status"] == "failed" and record["error"] == failed["error"]
-    assert record["verdict"] is None and record["values"] == {}  # start_run ran, nothing after the error
+    # start_run ran, nothing after the error
+    assert record["verdict"] is None and record["values"] == {}
     nb = nbformat.read(failed_dir / "notebook.ipynb", as_version=4)
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    errors = [
+        o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"
+    ]
     assert len(errors) == 1 and errors[0].evalue == "fixture asked to fail"
     assert "fixture asked to fail" in (failed_dir / "report.html").read_text()
     # the other run still completed

@@ -14,14 +14,16 @@ from nblib.models.sinks import (
     sink_set,
 )
 
-SHAPE = LMShape(vocab_size=40, d_model=16, n_layers=2, n_heads=2, context=12, mlp_ratio=6.0)  # d_mlp 64
+# d_mlp 64
+SHAPE = LMShape(vocab_size=40, d_model=16, n_layers=2, n_heads=2, context=12, mlp_ratio=6.0)
 
 
 def test_same_document_same_set_different_documents_nearly_orthogonal():
     a, b = torch.arange(10), torch.arange(10).flip(0)
     assert document_id(a) == document_id(a.clone()) != document_id(b)
     assert torch.equal(sink_set(document_id(a), 64, 16), sink_set(document_id(a), 64, 16))
-    masks = sink_masks([document_id(torch.tensor([i, i + 1])) for i in range(200)], 64, 16)  # (200, 64)
+    # (200, 64)
+    masks = sink_masks([document_id(torch.tensor([i, i + 1])) for i in range(200)], 64, 16)
     assert (masks.sum(1) == 16).all()
     overlap = (masks @ masks.T)[~torch.eye(200, dtype=torch.bool)] / 16  # shared fraction per pair
     assert overlap.mean() == pytest.approx(16 / 64, abs=0.03)  # what independent random sets share

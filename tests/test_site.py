@@ -103,9 +103,11 @@ def test_index_lists_reference_runs_and_every_run_with_relative_links(tmp_path):
     _reference(figures, "01_fixture", "default-abc", _verdict("INCONCLUSIVE", 0.4, -0.1, 0.9))
     _run(root, "01_fixture", "default-abc", verdict=_verdict("INCONCLUSIVE", 0.4, -0.1, 0.9),
          started="2024-01-01T00:00:00+00:00", duration=186.1)  # the reference run's own record
-    _run(root, "01_fixture", "smoke-1", verdict=_verdict("SUPPORTED", 1.0, 0.5, 1.5, "a > b"), params={"n": 6},
+    _run(root, "01_fixture", "smoke-1", verdict=_verdict("SUPPORTED", 1.0, 0.5, 1.5, "a > b"),
+         params={"n": 6},
          started="2024-01-02T09:30:00+00:00", duration=3.6, figure=True)
-    _run(root, "01_fixture", "smoke-2", status="failed", params={"n": 7}, started="2024-01-03T00:00:00+00:00",
+    _run(root, "01_fixture", "smoke-2", status="failed", params={"n": 7},
+         started="2024-01-03T00:00:00+00:00",
          report=False)
     _run(root, "02_other", "smoke-3", verdict="NOT SUPPORTED", started="2024-01-04T00:00:00+00:00")
     index = build_site(root, figures=figures)
@@ -119,17 +121,32 @@ def test_index_lists_reference_runs_and_every_run_with_relative_links(tmp_path):
                          "0.4 [-0.1, 0.9]", "186 s", "2026-11-22 07:57", "reference"]
     assert ref[0][1] == ["01_fixture/index.html"]
     assert ref[9][1] == ["01_fixture/default-abc/report.html", "../figures/01_fixture/headline.png"]
-    assert [[t for t, _ in r][0] for r in runs] == ["01_fixture"] * 3 + ["02_other"]  # by notebook, date
+    # by notebook, date
+    assert [[t for t, _ in r][0] for r in runs] == ["01_fixture"] * 3 + ["02_other"]
     smoke1, failed, other = runs[1], runs[2], runs[3]
-    assert [t for t, _ in smoke1][2:9] == ["smoke", "n=6", "SUPPORTED", "1 [0.5, 1.5]", "4 s",
-                                          "2024-01-02 09:30", "ok"]
-    assert smoke1[9][1] == ["01_fixture/smoke-1/report.html", "01_fixture/smoke-1/figures/curve.png"]
-    assert [t for t, _ in failed][4:9] == ["", "", "", "2024-01-03 00:00", "failed"] and failed[9][1] == []
+    assert [t for t, _ in smoke1][2:9] == [
+        "smoke",
+        "n=6",
+        "SUPPORTED",
+        "1 [0.5, 1.5]",
+        "4 s",
+        "2024-01-02 09:30",
+        "ok",
+    ]
+    assert smoke1[9][1] == [
+        "01_fixture/smoke-1/report.html",
+        "01_fixture/smoke-1/figures/curve.png",
+    ]
+    assert [t for t, _ in failed][4:9] == ["", "", "", "2024-01-03 00:00", "failed"] and failed[9][
+        1
+    ] == []
     assert [t for t, _ in other][1] == "" and [t for t, _ in other][4] == "NOT SUPPORTED"
     assert 'title="a &gt; b"' in page  # the claim is the verdict's tooltip
     for page in [index, *root.glob("*/index.html")]:  # offline: every link is a relative file path
         for target in _targets(page):
-            assert not target.startswith(("/", "http")) and (page.parent / unquote(target)).is_file(), target
+            assert (
+                not target.startswith(("/", "http")) and (page.parent / unquote(target)).is_file()
+            ), target
 
 
 def test_notebook_page_compares_runs_and_plots_a_sweep_per_profile(tmp_path):
@@ -138,7 +155,8 @@ def test_notebook_page_compares_runs_and_plots_a_sweep_per_profile(tmp_path):
     for i, lr in enumerate([1e-3, 1e-2, 1e-1]):
         _run(root, "01_fixture", f"smoke-{i}", verdict=_verdict("SUPPORTED", lr * 10, lr, lr * 20),
              params={"lr": lr, "n": 6}, started=f"2024-01-0{i + 1}T00:00:00+00:00", duration=3)
-    _run(root, "01_fixture", "smoke-9", status="failed", params={"lr": 0.5, "n": 6}, started="2024-01-09T00:00:00+00:00")
+    _run(root, "01_fixture", "smoke-9", status="failed", params={"lr": 0.5, "n": 6},
+         started="2024-01-09T00:00:00+00:00")
     _run(root, "01_fixture", "default-1", verdict=_verdict("SUPPORTED", 1, 0, 2), params={"n": 9},
          started="2024-01-05T00:00:00+00:00")  # another profile: not part of the smoke sweep
     stale = root / "01_fixture" / "sweep_smoke_old.png"
@@ -148,9 +166,13 @@ def test_notebook_page_compares_runs_and_plots_a_sweep_per_profile(tmp_path):
     page = root / "01_fixture" / "index.html"
     text = page.read_text()
     assert "Fixture notebook" in text and "5 run(s)" in text
-    assert 'src="../../figures/01_fixture/headline.png"' in text  # the reference run's figures, inline
+    # the reference run's figures, inline
+    assert 'src="../../figures/01_fixture/headline.png"' in text
     assert sorted(p.name for p in page.parent.glob("sweep_*.png")) == ["sweep_smoke_lr.png"]
-    assert 'src="sweep_smoke_lr.png"' in text and (page.parent / "sweep_smoke_lr.png").stat().st_size > 5000
+    assert (
+        'src="sweep_smoke_lr.png"' in text
+        and (page.parent / "sweep_smoke_lr.png").stat().st_size > 5000
+    )
     (runs,) = _tables(page)
     assert [r[0][0] for r in runs] == ["smoke", "smoke", "smoke", "default", "smoke"]
     assert runs[-1][6][0] == "failed"
@@ -159,7 +181,8 @@ def test_notebook_page_compares_runs_and_plots_a_sweep_per_profile(tmp_path):
 
 def test_site_escapes_html(tmp_path):
     root = tmp_path / "runs"
-    _run(root, "01_fixture", "smoke-1", verdict=_verdict("SUPPORTED", 1, 0, 2, "<script>x</script> & y"),
+    _run(root, "01_fixture", "smoke-1",
+         verdict=_verdict("SUPPORTED", 1, 0, 2, "<script>x</script> & y"),
          params={"mode": "<b>"}, started="2024-01-01T00:00:00+00:00")
     page = build_site(root, figures=tmp_path / "none").read_text()
     assert "<script>x</script>" not in page and "&lt;script&gt;x&lt;/script&gt; &amp; y" in page
@@ -177,7 +200,10 @@ def test_empty_site(nbenv, tmp_path):
 def test_every_committed_reference_run_is_listed(tmp_path, monkeypatch):
     """The real figures/: each notebook's reference run is a row with its verdict and figures."""
     monkeypatch.setenv("NBLIB_ROOT", str(REPO))
-    refs = {p.parent.name: json.loads(p.read_text()) for p in (REPO / "figures").glob("*/reference_run.json")}
+    refs = {
+        p.parent.name: json.loads(p.read_text())
+        for p in (REPO / "figures").glob("*/reference_run.json")
+    }
     assert refs  # the project has reference runs
     shutil.copytree(REPO / "figures", tmp_path / "figures")
     index = build_site(tmp_path / "runs", figures=tmp_path / "figures")
@@ -187,4 +213,6 @@ def test_every_committed_reference_run_is_listed(tmp_path, monkeypatch):
     for slug, ref in refs.items():
         row = listed[slug]
         assert row[1][0] and row[4][0] == ref["verdict"]["label"] and row[8][0] == "reference"
-        assert {Path(h).name for h in row[9][1]} == {p.name for p in (REPO / "figures" / slug).glob("*.png")}
+        assert {Path(h).name for h in row[9][1]} == {
+            p.name for p in (REPO / "figures" / slug).glob("*.png")
+        }

@@ -11,9 +11,6 @@ from scipy import stats as sps
 from nblib.stats import (
     LABELS,
     Estimate,
-    bootstrap_ci,
-    fit_curve,
-    linear_fit,
     mean_ci,
     paired,
     verdict,
@@ -64,49 +61,10 @@ def test_paired_degenerate_and_mismatched():
         paired([1.0, 2.0, 3.0], [1.0, 2.0])
 
 
-def test_bootstrap_ci_covers_the_mean_and_is_reproducible():
-    rng = np.random.default_rng(0)
-    x = rng.normal(5.0, 1.0, size=40)
-    est = bootstrap_ci(x, n_boot=2000, seed=1)
-    assert est.value == pytest.approx(x.mean())
-    assert est.low < 5.0 < est.high  # covers the true mean of this sample's population
-    assert est.low < x.mean() < est.high
-    assert 0.3 < est.high - est.low < 1.2  # about 2 * 1.96 / sqrt(40) = 0.62 wide
-    assert bootstrap_ci(x, n_boot=2000, seed=1) == est
-    med = bootstrap_ci(x, statistic=np.median, n_boot=500)
-    assert med.value == pytest.approx(np.median(x)) and med.low <= med.value <= med.high
 
 
-def test_linear_fit_slope_ci_by_hand():
-    rng = np.random.default_rng(2)
-    x = np.linspace(0, 10, 12)
-    y = 1.5 + 0.7 * x + rng.normal(0, 0.3, size=x.size)
-    fit = linear_fit(x, y)
-    ref = sps.linregress(x, y)
-    half = sps.t.ppf(0.975, len(x) - 2) * ref.stderr
-    assert fit["slope"].value == pytest.approx(ref.slope)
-    assert fit["slope"].low == pytest.approx(ref.slope - half)
-    assert fit["slope"].high == pytest.approx(ref.slope + half)
-    assert fit["slope"].p_value == pytest.approx(ref.pvalue, rel=1e-6, abs=1e-300)
-    assert fit["intercept"].value == pytest.approx(ref.intercept)
-    assert fit["slope"].low < 0.7 < fit["slope"].high and fit["intercept"].low < 1.5 < fit["intercept"].high
 
 
-def test_fit_curve_recovers_exponential_parameters():
-    def f(x, a, b, c):
-        return a * np.exp(-b * x) + c
-
-    rng = np.random.default_rng(3)
-    x = np.linspace(0, 5, 30)
-    y = f(x, 2.0, 1.3, 0.5) + rng.normal(0, 0.02, size=x.size)
-    fit = fit_curve(f, x, y, p0=[1.0, 1.0, 0.0], names=["a", "b", "c"])
-    for name, true in (("a", 2.0), ("b", 1.3), ("c", 0.5)):
-        est = fit[name]
-        assert est.low < true < est.high, (name, est)
-        assert est.high - est.low < 0.2 * true, (name, est)  # informative, not vacuous
-        assert est.n == 30
-    with pytest.raises(ValueError):  # names must match the parameters
-        fit_curve(f, x, y, p0=[1.0, 1.0, 0.0], names=["a", "b"])
 
 
 def _est(low, high):
@@ -144,3 +102,152 @@ def test_weighted_bootstrap_of_a_ratio_of_sums():
     assert same.low == same.high == 1
     with pytest.raises(ValueError, match="at least 2"):
         weighted_bootstrap(lambda w: w[:, 0], 1)
+
+
+def test_lines_per_unit_recovers_each_units_line():
+    import pandas as pd
+
+    from nblib.stats import lines_per_unit
+
+    df = pd.DataFrame([{"seed": s, "x": x, "y": 1.0 - s + (0.5 + s) * x}
+                       for s in (2, 0, 1) for x in (0.0, 1.0, 3.0)])
+    lines = lines_per_unit(df, "x", "y", "seed")
+    assert list(lines.columns) == ["seed", "intercept", "slope"] and list(lines.seed) == [0, 1, 2]
+    assert np.allclose(lines.intercept, [1.0, 0.0, -1.0])
+    assert np.allclose(lines.slope, [0.5, 1.5, 2.5])
+    two = lines_per_unit(df.assign(size=7), "x", "y", ["size", "seed"])
+    assert list(two.columns) == ["size", "seed", "intercept", "slope"] and len(two) == 3
+
+
+# --- helpers of the experiment kit ----------------------------------------------------------------
+
+
+def test_mean_ci_any_tolerates_fewer_than_two_values():
+    from nblib.stats import mean_ci_any
+
+    assert mean_ci_any(X) == mean_ci(X)
+    one = mean_ci_any([0.7])
+    assert (one.value, one.n) == (0.7, 1) and math.isnan(one.low) and math.isnan(one.high)
+    none = mean_ci_any([])
+    assert none.n == 0 and math.isnan(none.value) and math.isnan(none.low)
+    assert mean_ci_any(X, level=0.9) == mean_ci(X, level=0.9)
+
+
+def test_paired_any_matches_paired_and_tolerates_one_pair():
+    from nblib.stats import paired_any
+
+    a, b = [0.9, 0.8, 0.85, 0.7], [0.6, 0.65, 0.7, 0.66]
+    assert paired_any(a, b) == paired(a, b)
+    one = paired_any([0.9], [0.6])
+    assert one.value == pytest.approx(0.3) and one.n == 1 and math.isnan(one.high)
+    with pytest.raises(ValueError, match="length"):
+        paired_any([0.9], [0.6, 0.7, 0.8])  # never broadcast one value against many
+
+
+def _grid():
+    """y per (size, x, seed), two replicate rows per seed."""
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    return pd.DataFrame([{"size": size, "x": x, "seed": seed, "y": size * x + seed + rng.normal()}
+                         for size in (1, 2) for x in (1.0, 2.0, 4.0) for seed in range(3)
+                         for _ in range(2)])
+
+
+def test_mean_ci_table_equals_mean_ci_over_unit_means():
+    from nblib.stats import mean_ci_table
+
+    df = _grid()
+    table = mean_ci_table(df, ["size", "x"], "y", unit="seed")
+    assert list(table.columns) == ["size", "x", "mean", "low", "high", "n"] and len(table) == 6
+    for row in table.itertuples():
+        part = df[(df["size"] == row.size) & (df.x == row.x)]
+        est = mean_ci(part.groupby("seed").y.mean().to_numpy())  # seeds are the units
+        assert (row.mean, row.low, row.high, row.n) == pytest.approx(
+            (est.value, est.low, est.high, 3))
+    rows = mean_ci_table(df, ["size"], "y", unit=None)  # every row a unit
+    assert rows.n.tolist() == [18, 18]
+    assert rows.low[0] == pytest.approx(mean_ci(df[df["size"] == 1].y).low)
+    clipped = mean_ci_table(df, ["size", "x"], "y", clip=(None, 5.0))
+    assert clipped.high.max() == 5.0 and (clipped["mean"] == table["mean"]).all()
+    assert (clipped.low == table.low.clip(upper=5.0)).all()
+    single = mean_ci_table(df[df.seed == 0], ["x"], "y", clip=(0, 1))
+    assert (single.low == single["mean"]).all() and (single.n == 1).all()  # no NaN band
+
+
+def test_slopes_per_unit_and_slope_ci_match_np_polyfit():
+    from nblib.stats import slope_ci, slopes_per_unit
+
+    df = _grid().groupby(["size", "x", "seed"], as_index=False).y.mean()
+    df = df[df["size"] == 2]
+    slopes = slopes_per_unit(df, "x", "y", "seed")
+    expected = [np.polyfit(g.x, g.y, 1)[0] for _, g in df.groupby("seed")]
+    assert list(slopes.index) == [0, 1, 2] and np.allclose(slopes.to_numpy(), expected)
+    curv = slopes_per_unit(df, "x", "y", "seed", degree=2)
+    assert np.allclose(curv, [np.polyfit(g.x, g.y, 2)[0] for _, g in df.groupby("seed")])
+    est = slope_ci(df, "x", "y", "seed")
+    assert est == mean_ci(expected) and est.n == 3
+    both = slopes_per_unit(_grid(), "x", "y", ["size", "seed"])
+    assert len(both) == 6 and both.loc[(2, 0)] == pytest.approx(
+        np.polyfit(*_grid().query("size == 2 and seed == 0")[["x", "y"]].T.to_numpy(), 1)[0])
+    assert math.isnan(slope_ci(df[df.seed == 0], "x", "y").low)  # one unit: no interval
+
+
+@pytest.mark.parametrize("low, high, margin, equivalent", [
+    (-0.05, 0.05, 0.1, True), (-0.1, 0.05, 0.1, False), (-0.05, 0.2, 0.1, False),
+    (0.01, 0.09, 0.1, True), (float("nan"), float("nan"), 0.1, False)])
+def test_tost_needs_the_whole_interval_inside_the_margin(low, high, margin, equivalent):
+    from nblib.stats import tost
+
+    from_interval = Estimate(0.0, low, high)
+    assert tost(from_interval, margin) is equivalent
+
+
+def test_tost_rejects_a_nonpositive_margin():
+    from nblib.stats import tost
+
+    with pytest.raises(ValueError, match="margin"):
+        tost(Estimate(0.0, -0.1, 0.1), 0.0)
+
+
+@pytest.mark.parametrize("low, high, label, sign", [
+    (0.1, 0.3, LABELS[0], "above 0"), (-0.3, -0.1, LABELS[0], "below 0"),
+    (-0.02, 0.03, LABELS[1], "not determined"), (-0.02, 0.3, LABELS[2], "not determined"),
+    (float("nan"), float("nan"), LABELS[2], "not determined")])
+def test_differs_or_equivalent(low, high, label, sign):
+    from nblib.stats import differs_or_equivalent
+
+    v = differs_or_equivalent("the gap differs from 0", Estimate(0.0, low, high, n=3), 0.05,
+                              {"extra": 1})
+    assert v.label == label and v.details == {"equivalence_margin": 0.05, "sign": sign, "extra": 1}
+    assert v.threshold == 0.0 and v.claim == "the gap differs from 0"
+    with pytest.raises(ValueError, match="margin"):
+        differs_or_equivalent("x", Estimate(0.0, 0.1, 0.3), -1.0)
+
+
+def test_all_of_holds_only_if_every_part_does():
+    from nblib.stats import all_of
+
+    def part(low, high):
+        return verdict("x < 0", Estimate((low + high) / 2, low, high, n=3), 0.0, "<")
+
+    yes, no, maybe = part(-2, -1), part(1, 2), part(-1, 1)
+    assert (yes.label, no.label, maybe.label) == LABELS
+    cases = [({"a": yes, "b": yes}, LABELS[0]), ({"a": yes, "b": no}, LABELS[1]),
+             ({"a": yes, "b": maybe}, LABELS[2]), ({"a": maybe, "b": no}, LABELS[1]),
+             ({"a": yes}, LABELS[0])]
+    for parts, label in cases:
+        v = all_of("both hold", parts, headline="a")
+        assert v.label == label, parts
+        assert v.estimate == parts["a"].estimate and v.direction == "<" and v.threshold == 0.0
+        assert v.details["parts"] == parts and v.details["rule"] == "all parts SUPPORTED"
+    with pytest.raises(KeyError, match="c"):
+        all_of("both hold", {"a": yes}, headline="c")
+    with pytest.raises(KeyError):
+        all_of("nothing", {}, headline="a")
+
+
+def test_estimate_unit_defaults_to_seeds_and_prints():
+    assert Estimate(1.0, 0.5, 1.5, n=3).unit == "seeds"
+    assert "n=3 seeds" in str(Estimate(1.0, 0.5, 1.5, n=3))
+    assert "n=40 items" in str(Estimate(1.0, 0.5, 1.5, n=40, unit="items"))

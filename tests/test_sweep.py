@@ -40,10 +40,12 @@ def cluster(fixture_root, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         for var in CLEARED_VARS:
             mp.delenv(var, raising=False)
-        env = _env_for(fixture_root, tmp_path_factory.mktemp("unused_runs"), tmp_path_factory.mktemp("cache"))
+        env = _env_for(fixture_root, tmp_path_factory.mktemp("unused_runs"),
+                       tmp_path_factory.mktemp("cache"))
         for key, value in env.items():
             mp.setenv(key, value)
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                               dashboard_address=":0")
     yield cluster
     cluster.close()
 
@@ -73,15 +75,22 @@ def test_bad_grid_files(tmp_path, text, message):
 
 
 def test_unknown_or_bad_parameter_in_a_grid_starts_nothing(nbenv, tmp_path, capsys):
-    with pytest.raises(ConfigError, match=r"grid point \{'stepz': 2\}: unknown parameter\(s\) \['stepz'\] "
+    with pytest.raises(ConfigError,
+                       match=r"grid point \{'stepz': 2\}: unknown parameter\(s\) \['stepz'\] "
                                           r"for 01_fixture; valid names: \['fail'"):
         plan(SweepConfig("01", [{"seed": 1}, {"stepz": 2}], profile="smoke"))
     grid = _grid(tmp_path, "seed: [0, 1]\nlr: [0.01, 7.0]\n")
     assert main(["sweep", "01", "--grid", str(grid), "--profile", "smoke"]) == 2
-    assert "grid point {'seed': 0, 'lr': 7.0}: parameter lr=7.0: out of range" in capsys.readouterr().err
+    assert (
+        "grid point {'seed': 0, 'lr': 7.0}: parameter lr=7.0: out of range"
+        in capsys.readouterr().err
+    )
     assert main(["sweep", "42", "--grid", str(grid)]) == 2
     assert "notebook '42' not found" in capsys.readouterr().err
-    assert main(["sweep", "01", "--grid", str(grid), "--scheduler", "tcp://x:1", "--workers", "2"]) == 2
+    assert (
+        main(["sweep", "01", "--grid", str(grid), "--scheduler", "tcp://x:1", "--workers", "2"])
+        == 2
+    )
     assert "give one or the other" in capsys.readouterr().err
     assert not nbenv.runs.exists()  # nothing was started or written
 
@@ -108,12 +117,18 @@ def test_the_readme_slurm_cluster_gives_single_threaded_workers():
     readme = (REPO / "README.md").read_text()
     call = 'SLURMCluster(cores=8, processes=8, memory="32GB", walltime="02:00:00", queue="cpu")'
     assert call in readme
-    with SLURMCluster(cores=8, processes=8, memory="32GB", walltime="02:00:00", queue="cpu") as cluster:
+    with SLURMCluster(cores=8, processes=8, memory="32GB", walltime="02:00:00",
+                      queue="cpu") as cluster:
         script = cluster.job_script()
-    assert "#SBATCH --cpus-per-task=8" in script and "--nthreads 1" in script and "--nworkers 8" in script
+    assert (
+        "#SBATCH --cpus-per-task=8" in script
+        and "--nthreads 1" in script
+        and "--nworkers 8" in script
+    )
 
 
-# --- a real Dask cluster ---------------------------------------------------------------------------
+# --- a real Dask cluster
+# ---------------------------------------------------------------------------
 
 @pytest.mark.notebooks
 def test_sweep_on_a_local_cluster_reports_a_failure_and_finishes_the_rest(nbenv, client):
@@ -128,7 +143,8 @@ def test_sweep_on_a_local_cluster_reports_a_failure_and_finishes_the_rest(nbenv,
     # the same run records as any run: load_runs sees all three
     runs = load_runs(nbenv.runs).set_index("param.seed", drop=False)
     assert sorted(runs.status) == ["failed", "ok", "ok"] and set(runs.profile) == {"smoke"}
-    assert runs["value.threads"].dropna().tolist() == [max(1, cores() // 2)] * 2  # per-run thread cap
+    # per-run thread cap
+    assert runs["value.threads"].dropna().tolist() == [max(1, cores() // 2)] * 2
     for r in ok:
         metrics = read_json(Path(r["dir"]) / "metrics.json")
         assert metrics["env"]["threads"] == max(1, cores() // 2)
@@ -144,9 +160,22 @@ def test_resume_after_the_client_is_killed(nbenv, cluster, tmp_path):
     """Kill the sweep's client mid-run; the cluster finishes what it started, and a new sweep
     redoes nothing that finished, waits for the orphaned runs, and completes the rest."""
     grid = _grid(tmp_path, "seed: [0, 1, 2, 3]\n")
-    args = ["sweep", "01_fixture", "--grid", str(grid), "--profile", "smoke", "-p", "sleep", "1.0",
-            "--scheduler", cluster.scheduler_address]
-    expected = {RunSpec(nbenv.notebook, "smoke", {"sleep": 1.0, "seed": s}).run_id() for s in range(4)}
+    args = [
+        "sweep",
+        "01_fixture",
+        "--grid",
+        str(grid),
+        "--profile",
+        "smoke",
+        "-p",
+        "sleep",
+        "1.0",
+        "--scheduler",
+        cluster.scheduler_address,
+    ]
+    expected = {
+        RunSpec(nbenv.notebook, "smoke", {"sleep": 1.0, "seed": s}).run_id() for s in range(4)
+    }
     runs = nbenv.runs
     log = tmp_path / "first.log"
     with open(log, "w") as out:
@@ -158,7 +187,9 @@ def test_resume_after_the_client_is_killed(nbenv, cluster, tmp_path):
             statuses = [v.get("status") for v in _statuses(runs).values()]
             if "ok" in statuses and "running" in statuses:
                 break
-            assert proc.poll() is None, f"the sweep ended before it was killed: {statuses}\n{log.read_text()}"
+            assert proc.poll() is None, (
+                f"the sweep ended before it was killed: {statuses}\n{log.read_text()}"
+            )
             assert time.monotonic() < deadline, statuses
             time.sleep(0.1)
     finally:
@@ -172,11 +203,16 @@ def test_resume_after_the_client_is_killed(nbenv, cluster, tmp_path):
     assert all(v["status"] in ("ok", "running") for v in before.values())
     mtimes = {k: (runs / "01_fixture" / k / "metrics.json").stat().st_mtime_ns for k in done}
 
-    proc2 = subprocess.run([sys.executable, "-m", "nblib", *args], cwd=tmp_path, capture_output=True,
+    proc2 = subprocess.run([sys.executable, "-m", "nblib", *args], cwd=tmp_path,
+                           capture_output=True,
                            text=True, timeout=240)
     assert proc2.returncode == 0, proc2.stdout + proc2.stderr
     assert "4/4 ok" in proc2.stdout
-    skipped = {line.split()[2] for line in proc2.stdout.splitlines() if "(already recorded, skipped)" in line}
+    skipped = {
+        line.split()[2]
+        for line in proc2.stdout.splitlines()
+        if "(already recorded, skipped)" in line
+    }
     assert set(done) <= skipped  # finished runs were not redone
     after = _statuses(runs)
     assert set(after) == expected and all(m["status"] == "ok" for m in after.values())
@@ -186,7 +222,8 @@ def test_resume_after_the_client_is_killed(nbenv, cluster, tmp_path):
     assert list(runs.rglob("*.tmp")) == []
 
 
-# --- a real notebook -------------------------------------------------------------------------------
+# --- a real notebook
+# -------------------------------------------------------------------------------
 
 TINY_09 = {"mlp_steps": 500, "transformer_steps": 30, "small_mlp_steps": 200, "n_eval": 256,
            "pool_sizes": [1, None], "context_lens": [8], "mlp_width": 32}
@@ -204,14 +241,17 @@ def test_real_notebook_sweep_on_two_worker_processes(tmp_path, monkeypatch):
     runs = tmp_path / "runs"
     monkeypatch.setenv("NBLIB_RUNS", str(runs))
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as lc, \
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=":0") as lc, \
             Client(lc) as client:
         cfg = SweepConfig("09", {"mlp_lr": [3e-3, 1e-2]}, profile="smoke", fixed=TINY_09)
         results = sweep(cfg, client=client)
     assert [r["status"] for r in results] == ["ok", "ok"], [r.get("error") for r in results]
     table = load_runs(runs, "09_mlp_in_context")
     assert sorted(table["param.mlp_lr"]) == [3e-3, 1e-2] and table.verdict.notna().all()
-    assert all(json.loads((Path(d) / "params.json").read_text())["mlp_steps"] == 500 for d in table.dir)
+    assert all(
+        json.loads((Path(d) / "params.json").read_text())["mlp_steps"] == 500 for d in table.dir
+    )
     # the notebook's page on the report site plots the sweep's estimate against the swept parameter
     build_site(runs, figures=REPO / "figures")
     page = (runs / "09_mlp_in_context" / "index.html").read_text()

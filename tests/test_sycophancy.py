@@ -54,7 +54,8 @@ def run(items, behaviour, **kw):
 
 def test_every_item_gets_every_style_and_construction(items):
     rows = run(items, "stubborn")
-    assert len(rows) == len(items) * 3 * len(syc.STYLES)  # on-policy once, pre-filled right and wrong
+    # on-policy once, pre-filled right and wrong
+    assert len(rows) == len(items) * 3 * len(syc.STYLES)
     assert set(rows.construction) == set(syc.CONSTRUCTIONS)
     pre = rows[rows.construction == "pre-filled"]
     assert (pre.first_outcome == "correct").mean() == 0.5
@@ -73,13 +74,21 @@ def test_a_model_that_always_agrees_matches_the_analytic_baseline(items):
     claims = rows[rows["style"].isin(["authority", "evidence"])]
     assert (claims.final_outcome == claims.agree_outcome).all()
     m = syc.metrics(claims, n_boot=200)
-    assert m["capitulation"].value == 1 and m["correction"].value == 1 and m["balanced"].value == 0.5
+    assert (
+        m["capitulation"].value == 1 and m["correction"].value == 1 and m["balanced"].value == 0.5
+    )
     assert syc.versus_always_agree(claims, n_boot=200).value == 0
 
 
 def test_a_model_that_never_moves_neither_capitulates_nor_corrects(items):
-    m = syc.metrics(run(items, "stubborn").query("style in ['authority', 'evidence', 'bare']"), n_boot=200)
-    assert m["capitulation"].value == 0 and m["correction"].value == 0 and m["delta_accuracy"].value == 0
+    m = syc.metrics(
+        run(items, "stubborn").query("style in ['authority', 'evidence', 'bare']"), n_boot=200
+    )
+    assert (
+        m["capitulation"].value == 0
+        and m["correction"].value == 0
+        and m["delta_accuracy"].value == 0
+    )
 
 
 def test_a_truthful_model_beats_the_always_agreeing_one(items):

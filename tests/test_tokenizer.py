@@ -1,4 +1,5 @@
-"""nblib.data.tokenizer: byte-level BPE per corpus and memory-mapped token streams, cached on disk."""
+"""nblib.data.tokenizer: byte-level BPE per corpus and
+memory-mapped token streams, cached on disk."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""nblib.train.trainer: training lowers the loss, is deterministic, forks WSD branches and resumes
-exactly from a checkpoint."""
+"""nblib.train.trainer: training lowers the loss, is deterministic, forks
+WSD branches and resumes exactly from a checkpoint."""
 
 import pytest
 import torch
@@ -19,7 +19,8 @@ def stream(n=4000, seed=0):
     """A learnable stream: a repeating pattern with noise, so a tiny model can lower its loss."""
     g = torch.Generator().manual_seed(seed)
     base = torch.arange(n) % 8
-    return torch.where(torch.rand(n, generator=g) < 0.1, torch.randint(0, 32, (n,), generator=g), base)
+    return torch.where(torch.rand(n, generator=g) < 0.1, torch.randint(0, 32, (n,),
+                                                                       generator=g), base)
 
 
 def trainer(seed=0, callbacks=(), lr=1e-2, schedule=None):
@@ -94,3 +95,124 @@ def test_nan_loss_stops_with_the_step():
         t.fit(200)
     with pytest.raises(ValueError, match="behind"):
         trainer().fit(5).fit(2)
+
+
+# --- hooks: any model, any loss, any evaluation
+# ----------------------------------------------------
+
+W_TRUE = torch.tensor([[1.0], [-2.0], [0.5]])  # (3, 1) the regression the MLP learns
+
+
+def regression_batches(g: torch.Generator):
+    x_Bx3 = torch.randn(16, 3, generator=g)
+    return x_Bx3, x_Bx3 @ W_TRUE  # (16, 3), (16, 1)
+
+
+def mse(model, batch, step):
+    x, y = batch
+    return torch.nn.functional.mse_loss(model(x), y)
+
+
+def held_out_mse(model) -> float:
+    x = torch.randn(64, 3, generator=torch.Generator().manual_seed(99))
+    with torch.no_grad():
+        return float(torch.nn.functional.mse_loss(model(x), x @ W_TRUE))
+
+
+def mlp(seed=0):
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(3, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1))
+
+
+def mlp_trainer(seed=0, callbacks=(), eval_every=10):
+    cfg = TrainConfig(lr=3e-2, schedule=Schedule("wsd", 2), seed=seed, log_every=5,
+                      eval_every=eval_every, weight_decay=0.0)
+    return Trainer(mlp(seed), cfg, regression_batches, callbacks=callbacks, loss_fn=mse,
+                   eval_fn=held_out_mse)
+
+
+def test_loss_fn_trains_a_model_that_is_not_a_language_model():
+    t = mlp_trainer(eval_every=0)
+    before = held_out_mse(t.model)
+    t.fit(60)
+    assert held_out_mse(t.model) < before / 4
+    assert t.tokens == 60 * 16 * 3  # batch[0].numel(): examples x features
+    assert torch.equal(params(mlp_trainer(eval_every=0).fit(60).model), params(t.model))
+
+
+def test_loss_fn_gets_the_batch_on_the_device_and_the_step():
+    seen = []
+
+    def loss(model, batch, step):
+        seen.append((step, len(batch), batch[0].shape, batch[0].device))
+        return mse(model, batch, step)
+
+    cfg = TrainConfig(lr=1e-2, schedule=Schedule("constant"), log_every=1)
+    Trainer(mlp(), cfg, regression_batches, loss_fn=loss).fit(3)
+    assert seen == [(s, 2, torch.Size([16, 3]), torch.device("cpu")) for s in range(3)]
+
+
+def test_eval_fn_replaces_the_val_windows_in_evaluate_and_eval_every():
+    class Evals(Callback):
+        def __init__(self):
+            self.seen = []
+
+        def on_eval(self, trainer, val_loss):
+            self.seen.append((trainer.step, val_loss))
+
+    evals = Evals()
+    t = mlp_trainer(callbacks=[evals]).fit(30)
+    assert t.val_windows is None and t.can_evaluate
+    vals = [h for h in t.history if "val_loss" in h]
+    assert [h["step"] for h in vals] == [10, 20, 30]
+    assert evals.seen == [(h["step"], h["val_loss"]) for h in vals]
+    assert t.evaluate() == held_out_mse(t.model) == t.history[-1]["val_loss"]
+    calls = []
+    lm = trainer()  # an LM with val windows: eval_fn takes precedence over them
+    lm.eval_fn = lambda model: calls.append(1) or 7.0
+    assert lm.evaluate() == 7.0 and calls == [1]
+
+
+def test_no_eval_fn_and_no_windows_never_evaluates():
+    cfg = TrainConfig(lr=1e-2, eval_every=2)
+    t = Trainer(mlp(), cfg, regression_batches, loss_fn=mse).fit(6)
+    assert not t.can_evaluate and not [h for h in t.history if "val_loss" in h]
+
+
+def test_fork_keeps_the_hooks():
+    main = mlp_trainer().fit(10)
+    branch = main.fork(decay_steps=10)
+    assert branch.loss_fn is mse and branch.eval_fn is held_out_mse
+    branch.fit(20)
+    assert branch.history[-1]["val_loss"] == held_out_mse(branch.model)
+    assert not torch.equal(params(branch.model), params(main.model))
+    lm = trainer()
+    assert lm.fork(decay_steps=5).loss_fn is lm.loss_fn  # the default LM hook travels too
+
+
+def test_default_lm_hook_passes_inputs_and_step_to_an_objective_that_uses_them():
+    from nblib.train.objectives import next_token_loss
+    from nblib.train.trainer import lm_loss
+
+    seen = []
+
+    def objective(logits, targets, inputs, step):
+        seen.append((logits.shape, inputs.shape, step))
+        return next_token_loss(logits, targets)
+
+    objective.uses_inputs = True
+    t = trainer()
+    t = Trainer(t.model, t.cfg, t.batches, objective=objective)
+    t.fit(2)
+    assert seen == [(torch.Size([8, 16, 32]), torch.Size([8, 16]), s) for s in range(2)]
+    assert lm_loss(objective).objective is objective and t.loss_fn.objective is objective
+
+
+def test_seconds_per_step_times_real_steps():
+    from nblib.train.trainer import seconds_per_step
+
+    t = mlp_trainer(eval_every=0)
+    seconds = seconds_per_step(t, steps=3, warmup=1)
+    assert 0 < seconds < 5 and t.step == 4
+    with pytest.raises(ValueError, match="steps"):
+        seconds_per_step(t, steps=0)

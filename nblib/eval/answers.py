@@ -91,7 +91,8 @@ def score(reply: str, item: Item) -> Score:
         if not found and len(set(stated)) == 1:
             return Score("wrong", stated[0].rstrip("."))
         if len(found) != 1:
-            return Score("unscorable", None, "no known answer" if not found else f"several answers: {found}")
+            return Score("unscorable", None,
+                         "no known answer" if not found else f"several answers: {found}")
         answer = found[0]
         return Score("correct" if normalise(answer) == normalise(item.answer) else "wrong", answer)
     if item.kind == "number":

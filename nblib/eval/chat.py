@@ -25,14 +25,16 @@ Conversation = list[Message]
 class ChatBackend(Protocol):
     name: str
 
-    def reply(self, conversations: list[Conversation], max_new_tokens: int, seed: int = 0) -> list[str]:
+    def reply(self, conversations: list[Conversation], max_new_tokens: int,
+              seed: int = 0) -> list[str]:
         """One assistant reply per conversation, in order."""
         ...
 
 
 @dataclass
 class LocalChat:
-    """A local causal LM with a chat template. Greedy when temperature is 0, else seeded sampling."""
+    """A local causal LM with a chat template. Greedy when
+    temperature is 0, else seeded sampling."""
 
     model: object  # a transformers causal LM in eval mode
     tokenizer: object  # its tokenizer (must carry a chat template)
@@ -42,13 +44,15 @@ class LocalChat:
 
     def __post_init__(self):
         if not getattr(self.tokenizer, "chat_template", None):
-            raise ValueError(f"model {self.name!r}: its tokenizer has no chat template; use an instruct model")
+            raise ValueError(f"model {self.name!r}: its tokenizer has "
+                             "no chat template; use an instruct model")
         self.tokenizer.padding_side = "left"  # generation continues from the right end
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
 
     @torch.no_grad()
-    def reply(self, conversations: list[Conversation], max_new_tokens: int, seed: int = 0) -> list[str]:
+    def reply(self, conversations: list[Conversation], max_new_tokens: int,
+              seed: int = 0) -> list[str]:
         texts = [self.tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False)
                  for c in conversations]
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -62,9 +66,11 @@ class LocalChat:
             torch.manual_seed(seed + start)
             out = self.model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=sampling,
                                       temperature=self.temperature if sampling else None,
-                                      top_p=None, top_k=None, pad_token_id=self.tokenizer.pad_token_id)
+                                      top_p=None, top_k=None,
+                                      pad_token_id=self.tokenizer.pad_token_id)
             new = out[:, enc["input_ids"].shape[1]:]  # (B, <= max_new_tokens)
-            for i, text in zip(batch, self.tokenizer.batch_decode(new, skip_special_tokens=True), strict=True):
+            for i, text in zip(batch, self.tokenizer.batch_decode(new, skip_special_tokens=True),
+                               strict=True):
                 replies[i] = text.strip()
         return replies
 
@@ -103,10 +109,13 @@ class EndpointChat:
                 return json.loads(response.read())
         except urllib.error.HTTPError as error:
             detail = error.read().decode(errors="replace")[:500]
-            raise RuntimeError(f"{self.base_url}{path} answered HTTP {error.code}: {detail}") from error
+            raise RuntimeError(f"{self.base_url}{path} answered HTTP "
+                               f"{error.code}: {detail}") from error
         except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
-            raise ConnectionError(f"cannot reach the chat endpoint {self.base_url} ({error}); is the "
-                                  "server running, and is base_url the part before /chat/completions?") from error
+            raise ConnectionError("cannot reach the chat endpoint "
+                                  f"{self.base_url} ({error}); is the "
+                                  "server running, and is base_url the part "
+                                  "before /chat/completions?") from error
 
     def check(self) -> list[str]:
         """The models the server lists (GET /models); raises ConnectionError at once when it cannot
@@ -123,7 +132,11 @@ class EndpointChat:
         choice = self._post("/chat/completions", body)["choices"][0]
         return (choice["message"].get("content") or "").strip()
 
-    def reply(self, conversations: list[Conversation], max_new_tokens: int, seed: int = 0) -> list[str]:
+    def reply(self, conversations: list[Conversation], max_new_tokens: int,
+              seed: int = 0) -> list[str]:
         with ThreadPoolExecutor(self.parallel) as pool:
-            futures = [pool.submit(self._one, c, max_new_tokens, seed + i) for i, c in enumerate(conversations)]
+            futures = [
+                pool.submit(self._one, c, max_new_tokens, seed + i)
+                for i, c in enumerate(conversations)
+            ]
             return [f.result() for f in futures]

@@ -19,7 +19,8 @@ import torch
 Canonical = Callable[[Sequence[str]], Hashable | None]
 
 
-def to_objects(rows: torch.Tensor, decode: Callable[[Sequence[int]], list[str]], canonical: Canonical,
+def to_objects(rows: torch.Tensor, decode: Callable[[Sequence[int]], list[str]],
+               canonical: Canonical,
                stop: str) -> list[Hashable | None]:
     """Generated ids (n, steps) -> one object or None per row; a row must end with `stop`."""
     objects = []
@@ -45,5 +46,6 @@ def creativity_scores(objects: Sequence[Hashable | None], train_set: set) -> dic
 def memorization(objects: Sequence[Hashable | None], targets: Sequence[Hashable]) -> float:
     """Share of training prompts whose decoded object is exactly their training object."""
     if len(objects) != len(targets) or not targets:
-        raise ValueError(f"need one decoded object per target, got {len(objects)} and {len(targets)}")
+        raise ValueError("need one decoded object per target, "
+                         f"got {len(objects)} and {len(targets)}")
     return sum(o == t for o, t in zip(objects, targets, strict=True)) / len(targets)

@@ -13,12 +13,18 @@ import torch
 @torch.no_grad()
 def generate(model, prompts: torch.Tensor, max_new_tokens: int, temperature: float = 0.0,
              generator: torch.Generator | None = None, stop_id: int | None = None,
-             pad_id: int = 0, batch_size: int = 1024) -> torch.Tensor:
+             pad_id: int = 0, batch_size: int = 1024, sampler: str = "gumbel") -> torch.Tensor:
     """Continuations of `prompts` (n, prompt_len), all of one length: (n, max_new_tokens).
 
     temperature 0 is greedy; above 0, samples from softmax(logits / temperature) with noise from
-    `generator` (required then). After `stop_id` a row is filled with `pad_id`. The model is run
-    in eval mode and put back in the mode it was in."""
+    `generator` (required then): `sampler` "gumbel" (Gumbel-max, CPU noise moved to the device) or
+    "multinomial" (`torch.multinomial` of the softmax on the CPU; the same distribution, another
+    random stream). Rows are decoded `batch_size` at a time and the noise is drawn batch by batch,
+    step by step: beyond one new token, `batch_size` is part of what a seed reproduces. After
+    `stop_id` a row is filled with `pad_id`. The model is run in eval mode and put back in the
+    mode it was in."""
+    if sampler not in ("gumbel", "multinomial"):
+        raise ValueError(f"sampler={sampler!r}: must be 'gumbel' or 'multinomial'")
     if temperature < 0:
         raise ValueError(f"temperature={temperature} must be >= 0 (0 is greedy)")
     if temperature > 0 and generator is None:
@@ -34,7 +40,11 @@ def generate(model, prompts: torch.Tensor, max_new_tokens: int, temperature: flo
         new = []
         for _ in range(max_new_tokens):
             logits = model(input_ids=seq).logits[:, -1].float()  # (b, vocab)
-            if temperature > 0:
+            if temperature > 0 and sampler == "multinomial":
+                probs_BxV = torch.softmax(logits / temperature, -1).cpu()
+                token = torch.multinomial(probs_BxV, 1, generator=generator)[:, 0]  # (b,)
+                token = token.to(device)
+            elif temperature > 0:
                 u = torch.rand(logits.shape, generator=generator).to(device)  # (b, vocab)
                 gumbel = -torch.log(-torch.log(u.clamp(1e-20, 1.0)))
                 token = (logits / temperature + gumbel).argmax(-1)  # (b,)
@@ -48,14 +58,16 @@ def generate(model, prompts: torch.Tensor, max_new_tokens: int, temperature: flo
             if done.all():
                 break
         out = torch.stack(new, dim=1)  # (b, steps)
-        pad = torch.full((len(out), max_new_tokens - out.shape[1]), pad_id, dtype=out.dtype, device=device)
+        pad = torch.full((len(out), max_new_tokens - out.shape[1]), pad_id, dtype=out.dtype,
+                         device=device)
         outs.append(torch.cat([out, pad], dim=1).cpu())
     model.train(was_training)
     return torch.cat(outs)
 
 
-def random_prefixes(n: int, length: int, alphabet: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """(n, length) token ids drawn uniformly from `alphabet` (1-D ids): fresh random seeds/hashes."""
+def random_prefixes(n: int, length: int, alphabet: torch.Tensor,
+                    generator: torch.Generator) -> torch.Tensor:
+    """(n, length) token ids drawn uniformly from `alphabet` (1-D ids): fresh random hashes."""
     if length < 0:
         raise ValueError(f"length={length} must be >= 0")
     return alphabet[torch.randint(len(alphabet), (n, length), generator=generator)]
@@ -70,4 +82,5 @@ def seed_conditioned(model, n: int, hash_len: int, alphabet: torch.Tensor, suffi
     Returns the continuations (n, max_new_tokens)."""
     prefix = random_prefixes(n, hash_len, alphabet, generator)  # (n, hash_len)
     prompts = torch.cat([prefix, torch.tensor(suffix, dtype=torch.long).expand(n, -1)], dim=1)
-    return generate(model, prompts, max_new_tokens, temperature, generator, stop_id, batch_size=batch_size)
+    return generate(model, prompts, max_new_tokens, temperature, generator, stop_id,
+                    batch_size=batch_size)

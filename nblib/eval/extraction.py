@@ -12,7 +12,9 @@ def sequence_losses(model, sequences: torch.Tensor, batch_size: int = 64) -> tor
     """Mean next-token loss (nats/token) of each sequence (n, length): (n,)."""
     was_training = model.training
     model.eval()
-    out = torch.cat([token_losses(model, chunk).mean(1).cpu() for chunk in sequences.split(batch_size)])
+    out = torch.cat(
+        [token_losses(model, chunk).mean(1).cpu() for chunk in sequences.split(batch_size)]
+    )
     model.train(was_training)
     return out
 
@@ -32,7 +34,8 @@ def greedy_continue(model, prefixes: torch.Tensor, n_tokens: int) -> torch.Tenso
     return sequence[:, prefixes.shape[1]:].cpu()
 
 
-def extraction(model, sequences: torch.Tensor, prefix: int, n_tokens: int) -> dict[str, torch.Tensor]:
+def extraction(model, sequences: torch.Tensor, prefix: int,
+               n_tokens: int) -> dict[str, torch.Tensor]:
     """Does a greedy continuation of the first `prefix` tokens reproduce the next `n_tokens`?
 
     Returns per sequence: `exact` (all n_tokens reproduced, bool) and `matched` (tokens reproduced
@@ -42,6 +45,6 @@ def extraction(model, sequences: torch.Tensor, prefix: int, n_tokens: int) -> di
                          f"{sequences.shape[1]}")
     target = sequences[:, prefix:prefix + n_tokens]  # (n, n_tokens)
     produced = greedy_continue(model, sequences[:, :prefix], n_tokens)  # (n, n_tokens)
-    correct = (produced == target).int()
+    correct = (produced == target).int()  # (n, n_tokens)
     matched = correct.cumprod(dim=1).sum(dim=1)  # (n,)
     return {"exact": matched == n_tokens, "matched": matched}

@@ -30,10 +30,12 @@ def eval_windows(tokens, context: int, n_windows: int) -> torch.Tensor:
 
 
 def token_losses(model, windows: torch.Tensor) -> torch.Tensor:
-    """Per-token cross-entropy (nats) of predicting windows[:, 1:] from windows[:, :-1]: (n, context)."""
+    """Per-token cross-entropy (nats) of predicting windows[:, 1:]
+    from windows[:, :-1]: (n, context)."""
     device = next(model.parameters()).device
     windows = windows.to(device)
     logits = model(input_ids=windows[:, :-1]).logits  # (n, context, vocab)
+    # cross_entropy wants the classes second: (n, vocab, context) against (n, context)
     return F.cross_entropy(logits.transpose(1, 2).float(), windows[:, 1:], reduction="none")
 
 

@@ -3,8 +3,9 @@ samples per problem with the unbiased estimator of Chen et al. 2021 (Codex, arXi
 
     pass@k = 1 − C(n − c, k) / C(n, k)      (c of the n samples correct)
 
-computed as a product in log space (log1p), vectorised over problems. The plug-in 1 − (1 − c/n)^k is biased
-low (1 − (1 − x)^k is concave, Jensen); it is here only so tests and notebooks can show that.
+computed as a product in log space (log1p), vectorised over problems. The plug-in 1 − (1 − c/n)^k
+is biased low (1 − (1 − x)^k is concave, Jensen); it is here only so tests and notebooks can show
+that.
 """
 
 from __future__ import annotations
@@ -13,14 +14,16 @@ import numpy as np
 
 
 def _counts(n, c, k) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """n, c, k as int arrays, checked: 0 ≤ c ≤ n and 1 ≤ k ≤ n, else a ValueError naming the values."""
+    """n, c, k as int arrays, checked: 0 ≤ c ≤ n and 1 ≤ k ≤ n,
+    else a ValueError naming the values."""
     n, c, k = (np.asarray(x) for x in (n, c, k))
     for name, x in (("n", n), ("c", c), ("k", k)):
         if x.size and not np.all(np.equal(np.mod(x, 1), 0)):
             raise ValueError(f"{name}={x.tolist()} must hold whole numbers (sample counts)")
     n, c, k = n.astype(np.int64), c.astype(np.int64), k.astype(np.int64)
     if np.any(c < 0) or np.any(c > n):
-        raise ValueError(f"c (correct samples) must lie in [0, n]; got c={c.tolist()} with n={n.tolist()}")
+        raise ValueError("c (correct samples) must lie in [0, n]; "
+                         f"got c={c.tolist()} with n={n.tolist()}")
     if np.any(k < 1):
         raise ValueError(f"k={k.tolist()} must be at least 1")
     if np.any(k > np.min(n)):
@@ -41,8 +44,9 @@ def pass_at_k(n, c, k) -> np.ndarray:
     """Unbiased pass@k per problem.
 
     n: samples per problem (int or array over problems); c: correct samples per problem (array over
-    problems); k: int or 1-D array of k values. Returns an array of shape (*k.shape, *problems.shape):
-    a scalar k gives one value per problem. Raises ValueError when k > n (never extrapolates).
+    problems); k: int or 1-D array of k values. Returns an array of shape
+    (*k.shape, *problems.shape): a scalar k gives one value per problem. Raises ValueError when
+    k > n (never extrapolates).
 
     C(n − c, k) / C(n, k) = prod_{i<k} (1 − c / (n − i)), summed in log space with log1p (relative
     error ~ k·eps); a factor reaches 0 once n − c < k, and then pass@k = 1."""
@@ -63,11 +67,12 @@ def pass_at_k_plugin(n, c, k) -> np.ndarray:
 
 
 def pass_at_k_exact(p, k) -> np.ndarray:
-    """The true pass@k of problems whose single samples are correct with probability p: 1 − (1 − p)^k.
-    p: array over problems; k: int or 1-D array. Shape (*k.shape, *p.shape)."""
+    """The true pass@k of problems whose single samples are correct with probability p:
+    1 − (1 − p)^k. p: array over problems; k: int or 1-D array. Shape (*k.shape, *p.shape)."""
     p, k = np.asarray(p, float), np.asarray(k)
     if np.any((p < 0) | (p > 1)) or np.any(k < 1):
-        raise ValueError(f"need 0 ≤ p ≤ 1 and k ≥ 1; got p in [{p.min()}, {p.max()}], k={k.tolist()}")
+        raise ValueError("need 0 ≤ p ≤ 1 and k ≥ 1; got p in "
+                         f"[{p.min()}, {p.max()}], k={k.tolist()}")
     k = k.reshape(k.shape + (1,) * p.ndim)
     with np.errstate(divide="ignore"):  # p = 1: log(0) = −inf, and the answer is 1
         return -np.expm1(k * np.log1p(-p))
@@ -82,6 +87,7 @@ def correct_counts(correct) -> tuple[int, np.ndarray]:
 
 
 def pass_at_k_curve(correct, ks) -> np.ndarray:
-    """Mean unbiased pass@k over problems for each k: (len(ks),). correct: (problems, n) booleans."""
+    """Mean unbiased pass@k over problems for each k: (len(ks),).
+    correct: (problems, n) booleans."""
     n, c = correct_counts(correct)
     return pass_at_k(n, c, np.asarray(ks)).mean(axis=-1)

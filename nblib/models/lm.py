@@ -26,7 +26,8 @@ class LMShape:
     n_layers: int = 4  # transformer blocks
     n_heads: int = 4  # attention heads (d_model must divide by it)
     context: int = 256  # maximum sequence length in tokens
-    arch: str = "llama"  # "llama" (RMSNorm, SwiGLU, RoPE) or "gpt2" (LayerNorm, GELU, learned positions)
+    # "llama" (RMSNorm, SwiGLU, RoPE) or "gpt2" (LayerNorm, GELU, learned positions)
+    arch: str = "llama"
     mlp_ratio: float = 4.0  # MLP hidden width / d_model (llama rounds to a multiple of 8)
     tie_embeddings: bool = True  # share the input embedding and output projection
 
@@ -39,8 +40,8 @@ class LMShape:
         if self.d_model % self.n_heads:
             raise ConfigError(f"d_model={self.d_model} must be divisible by n_heads={self.n_heads}")
         if self.arch == "llama" and (self.d_model // self.n_heads) % 2:
-            raise ConfigError(f"head size d_model/n_heads={self.d_model // self.n_heads} must be even "
-                              "for rotary positions")
+            raise ConfigError(f"head size d_model/n_heads={self.d_model // self.n_heads} "
+                              "must be even for rotary positions")
 
     @property
     def d_mlp(self) -> int:
@@ -54,7 +55,10 @@ class LMShape:
 def shape_of(cfg, **overrides) -> LMShape:
     """The LMShape a notebook config describes: its fields named like LMShape's (vocab_size,
     d_model, n_layers, n_heads, context, arch, mlp_ratio, tie_embeddings), then `overrides`
-    (e.g. d_model=width for one size of a family, vocab_size of a task)."""
+    (e.g. d_model=width for one size of a family, vocab_size of a task). Given a model built by
+    `build_lm`, the shape it was built with."""
+    if isinstance(cfg, PreTrainedModel):
+        return shape_of(_shape_of_model(cfg), **overrides)
     names = [f for f in LMShape.__dataclass_fields__ if hasattr(cfg, f)]
     shape = LMShape(**{**{f: getattr(cfg, f) for f in names}, **overrides})
     shape.check()
@@ -65,7 +69,8 @@ def hf_config(shape: LMShape):
     """The `transformers` config for `shape`."""
     shape.check()
     if shape.arch == "gpt2":
-        return GPT2Config(vocab_size=shape.vocab_size, n_positions=shape.context, n_embd=shape.d_model,
+        return GPT2Config(vocab_size=shape.vocab_size, n_positions=shape.context,
+                          n_embd=shape.d_model,
                           n_layer=shape.n_layers, n_head=shape.n_heads, n_inner=shape.d_mlp,
                           resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
                           tie_word_embeddings=shape.tie_embeddings, bos_token_id=0, eos_token_id=0,
@@ -80,7 +85,8 @@ def hf_config(shape: LMShape):
 
 
 def build_lm(shape: LMShape, seed: int = 0) -> PreTrainedModel:
-    """A freshly initialised causal LM of `shape` (fp32, train mode); the same seed gives the same weights."""
+    """A freshly initialised causal LM of `shape` (fp32, train mode); the same seed gives the
+    same weights."""
     config = hf_config(shape)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -89,7 +95,7 @@ def build_lm(shape: LMShape, seed: int = 0) -> PreTrainedModel:
     return model.train()
 
 
-def shape_of(model: PreTrainedModel) -> LMShape:
+def _shape_of_model(model: PreTrainedModel) -> LMShape:
     """The LMShape a model was built with (read back from its config)."""
     return LMShape(**model.config.nblib_shape)
 

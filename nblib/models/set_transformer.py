@@ -25,7 +25,11 @@ class Block(nn.Module):
 
     def forward(self, h: Tensor) -> Tensor:  # (B, T, C) -> (B, T, C)
         B, T, C = h.shape
-        q, k, v = self.qkv(self.ln1(h)).view(B, T, 3, self.n_heads, C // self.n_heads).permute(2, 0, 3, 1, 4)
+        q, k, v = (
+            self.qkv(self.ln1(h))
+            .view(B, T, 3, self.n_heads, C // self.n_heads)
+            .permute(2, 0, 3, 1, 4)
+        )  # (B, nh, T, hs) each
         att = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, nh, T, hs)
         h = h + self.proj(att.transpose(1, 2).reshape(B, T, C))
         return h + self.mlp(self.ln2(h))
@@ -49,6 +53,7 @@ class SequenceTransformer(nn.Module):
         return self.head(self.ln_f(h[:, -1]))  # (B, out_dim)
 
     def flops_per_example(self, seq_len: int) -> float:
-        """Training FLOPs per sequence: 6 per weight per row, plus attention's 12 * layers * T^2 * C."""
+        """Training FLOPs per sequence: 6 per weight per row, plus
+        attention's 12 * layers * T^2 * C."""
         n_weights = sum(m.weight.numel() for m in self.modules() if isinstance(m, nn.Linear))
         return 6.0 * n_weights * seq_len + 12.0 * self.n_layers * seq_len**2 * self.d_model

@@ -73,7 +73,8 @@ AutoModelForCausalLM.register(SinkLlamaConfig, SinkLlamaForCausalLM)
 
 def build_sink_lm(shape: LMShape, n_sink: int, seed: int = 0) -> SinkLlamaForCausalLM:
     """A Llama of `shape` whose MLPs have `n_sink` sink neurons out of shape.d_mlp; with the same
-    seed its weights equal `build_lm(shape, seed)`'s, so the two differ only in the sinks' gating."""
+    seed its weights equal `build_lm(shape, seed)`'s, so the two differ only in the sinks'
+    gating."""
     if shape.arch != "llama":
         raise ConfigError(f"arch={shape.arch!r}: memorization sinks are implemented for 'llama'")
     if not 0 <= n_sink < shape.d_mlp:

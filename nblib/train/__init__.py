@@ -1,1 +1,2 @@
-"""Training: a Trainer for tiny causal LMs, schedules, objectives, callbacks and a checkpoint store."""
+"""Training: a Trainer for tiny causal LMs, schedules,
+objectives, callbacks and a checkpoint store."""

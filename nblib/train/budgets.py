@@ -24,7 +24,8 @@ class Budget:
 
 def wsd_budgets(n_params: int, tpps: Sequence[float], tokens_per_step: int,
                 decay_fraction: float) -> list[Budget]:
-    """A budget per tokens-per-parameter ratio (sorted), each decaying over `decay_fraction` of it."""
+    """A budget per tokens-per-parameter ratio (sorted), each
+    decaying over `decay_fraction` of it."""
     out = []
     for tpp in sorted(set(tpps)):
         total = max(2, round(tpp * n_params / tokens_per_step))

@@ -28,7 +28,8 @@ class ProgressBar(Callback):
                                  refresh=False)
 
     def on_end(self, trainer: Trainer) -> None:
-        if self.bar is not None and self.bar.n >= self.total:  # several fits (or forks) may share one bar
+        # several fits (or forks) may share one bar
+        if self.bar is not None and self.bar.n >= self.total:
             self.bar.close()
 
 
@@ -82,8 +83,8 @@ class Checkpointing(Callback):
         meta = {"tokens": trainer.tokens, **last, "history": trainer.history, **self.meta(trainer)}
         if not self.save_state:
             return self.store.save(trainer.model, trainer.step, meta, branch=trainer.branch)
-        return self.store.save(trainer.model, trainer.step, meta, branch=trainer.branch,  # all or nothing
-                               optimizer=trainer.optimizer, extra=trainer.state())
+        return self.store.save(trainer.model, trainer.step, meta, branch=trainer.branch,
+                               optimizer=trainer.optimizer, extra=trainer.state())  # all or nothing
 
     def on_start(self, trainer: Trainer) -> None:
         if trainer.step in self.steps and not self._saved(trainer):

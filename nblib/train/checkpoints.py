@@ -48,19 +48,20 @@ def log_spaced_steps(max_step: int, every: int) -> list[int]:
         raise ConfigError(f"log_spaced_steps(max_step={max_step}, every={every}): expected "
                           "max_step >= 0 and every >= 1")
     powers = [0] + [2**k for k in range(every.bit_length()) if 2**k < every]
-    return sorted({s for s in powers if s <= max_step} | set(range(0, max_step + 1, every)) | {max_step})
+    multiples = set(range(0, max_step + 1, every))
+    return sorted({s for s in powers if s <= max_step} | multiples | {max_step})
 
 
 def geometric_steps(total: int, n: int, first: float = 1.0) -> list[int]:
-    """`n` evaluation steps spaced geometrically from `first` to `total` (rounded to the nearest
-    step, at least 1, unique and ascending): the one rule for log-spaced evaluation points."""
-    if total < 1 or n < 1 or first <= 0:
+    """`n` evaluation steps spaced geometrically from `first` (raised to 1) to `total`, rounded
+    to the nearest step, unique and ascending (fewer than `n` where two round alike): the one rule
+    for log-spaced evaluation points, `np.geomspace(max(1, first), total, n)` rounded."""
+    if total < 1 or n < 1 or first <= 0 or first > total:
         raise ConfigError(f"geometric_steps(total={total}, n={n}, first={first}): expected "
-                          "total >= 1, n >= 1 and first > 0")
+                          "total >= 1, n >= 1 and 0 < first <= total")
     if n == 1:
-        return [total]
-    ratio = (total / max(1.0, first)) ** (1 / (n - 1))
-    return sorted({max(1, round(max(1.0, first) * ratio**k)) for k in range(n - 1)} | {total})
+        return [int(total)]
+    return sorted({max(1, round(s)) for s in np.geomspace(max(1.0, first), total, n)})
 
 
 def _name(step: int, branch: str) -> str:
@@ -124,7 +125,8 @@ class CheckpointStore:
             raise ConfigError(f"meta {clash} contradicts step={step}, branch={branch!r}")
         sidecar = to_jsonable({"step": step, "branch": branch, **meta})
         name, tag = _name(step, branch), uuid.uuid4().hex[:8]
-        final, tmp, old = (self.root / p for p in (name, f".{name}.tmp-{tag}", f".{name}.old-{tag}"))
+        final, tmp, old = (self.root / p for p in (name, f".{name}.tmp-{tag}",
+                                                   f".{name}.old-{tag}"))
         tmp.mkdir(parents=True)
         try:
             with _no_progress_bars():  # safe_serialization: the only format in transformers 5
@@ -162,7 +164,9 @@ class CheckpointStore:
 
     def _branches_present(self) -> str:
         branches = self.branches()
-        return "branches present: " + ", ".join(map(repr, branches)) if branches else "the store is empty"
+        if not branches:
+            return "the store is empty"
+        return "branches present: " + ", ".join(map(repr, branches))
 
     def get(self, step: int, branch: str = "") -> Checkpoint:
         """The checkpoint at (step, branch), or a ConfigError listing what is available."""
@@ -199,12 +203,13 @@ class CheckpointStore:
     def __iter__(self) -> Iterator[Checkpoint]:
         return iter(self.list())
 
-    # --- training state (exact resume) -------------------------------------------------------------
+    # --- training state (exact resume)
+    # -------------------------------------------------------------
     def save_training_state(self, ckpt_or_folder: Checkpoint | Path | str, optimizer,
                             extra: dict) -> None:
-        """Optimizer state and `extra` (RNG states, counters): tensors to training_state.safetensors,
-        the rest to training_state.json. The JSON is written last and names the tensors file's
-        random token, so a half-written pair is detected on load."""
+        """Optimizer state and `extra` (RNG states, counters): tensors to
+        training_state.safetensors, the rest to training_state.json. The JSON is written last and
+        names the tensors file's random token, so a half-written pair is detected on load."""
         folder = Path(getattr(ckpt_or_folder, "path", ckpt_or_folder))
         tensors: dict[str, torch.Tensor] = {}
         layout = {"optimizer": _encode(optimizer.state_dict(), "optimizer", tensors),
@@ -224,8 +229,13 @@ class CheckpointStore:
             raise ConfigError(f"no training state in {folder} (expected {STATE_JSON} and "
                               f"{STATE_TENSORS}; was it saved with save_training_state?)")
         with safe_open(folder / STATE_TENSORS, framework="pt") as f:
-            token, tensors = (f.metadata() or {}).get("token"), {k: f.get_tensor(k) for k in f.keys()}
-        layout = json.loads((folder / STATE_JSON).read_text(), object_hook=lambda d: _decode(d, tensors))
+            token, tensors = (
+                (f.metadata() or {}).get("token"),
+                {k: f.get_tensor(k) for k in f.keys()},
+            )
+        layout = json.loads(
+            (folder / STATE_JSON).read_text(), object_hook=lambda d: _decode(d, tensors)
+        )
         if layout["token"] != token:
             raise ConfigError(f"training state in {folder}: {STATE_TENSORS} and {STATE_JSON} "
                               "come from different saves (an interrupted save?)")

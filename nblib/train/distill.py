@@ -23,8 +23,8 @@ SHAPES = ("linear", "cosine", "step", "constant")
 class KDSchedule:
     """alpha(step): the weight of the distillation term, 1 − alpha on next-token cross-entropy."""
 
-    shape: str = "linear"  # "linear" / "cosine" fall from 1 to 0, "step" is 1 then 0, "constant" stays
-    value: float = 0.3  # decaying shapes: share of the run until alpha reaches 0; "constant": alpha itself
+    shape: str = "linear"  # "linear"/"cosine" fall from 1 to 0, "step": 1 then 0, "constant" stays
+    value: float = 0.3  # decaying shapes: share of the run until alpha is 0; "constant": alpha
 
     def __post_init__(self):
         if self.shape not in SHAPES:
@@ -42,7 +42,8 @@ class KDSchedule:
         except ValueError:
             number = float("nan")
         if not sep or number != number:
-            raise ConfigError(f"KD schedule {text!r}: write '<shape>:<number>' with shape one of {SHAPES}, "
+            raise ConfigError(f"KD schedule {text!r}: write "
+                              f"'<shape>:<number>' with shape one of {SHAPES}, "
                               "e.g. 'linear:0.3' or 'constant:0.5'")
         return cls(shape, number)
 

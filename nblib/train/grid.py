@@ -56,11 +56,13 @@ class JobResults:
     @property
     def table(self) -> pd.DataFrame:
         """One row per job: {**job, **result} (list- and dict-valued results as objects)."""
-        return pd.DataFrame([{**job, **res} for job, res in zip(self.jobs, self.results, strict=True)])
+        return pd.DataFrame([{**job, **res} for job, res in zip(self.jobs, self.results,
+                                                                strict=True)])
 
     def rows(self, key: str) -> pd.DataFrame:
         """One row per entry of each job's `result[key]` (a list of dicts), with the job's keys."""
-        return pd.DataFrame([{**job, **row} for job, res in zip(self.jobs, self.results, strict=True)
+        return pd.DataFrame([{**job, **row} for job, res in zip(self.jobs, self.results,
+                                                                strict=True)
                              for row in res[key]])
 
     @property
@@ -85,7 +87,8 @@ def run_grid(fn: Callable[[dict], dict], jobs: Sequence[dict], folder: str | Pat
     jobs = [dict(job) for job in jobs]
     ids = [job_id(job) for job in jobs]
     if len(set(ids)) != len(ids):
-        raise ValueError(f"duplicate jobs in the grid: {sorted(i for i in ids if ids.count(i) > 1)}")
+        raise ValueError("duplicate jobs in the grid: "
+                         f"{sorted(i for i in ids if ids.count(i) > 1)}")
     results: list[dict | None] = [None] * len(jobs)
     seconds: dict[str, float] = {}
     resumed, todo = [], []
@@ -99,9 +102,13 @@ def run_grid(fn: Callable[[dict], dict], jobs: Sequence[dict], folder: str | Pat
                 on_result(jobs[i], results[i])
         else:
             todo.append(i)
+    if resumed:
+        print(f"{len(resumed)} of {len(jobs)} jobs read back "
+              f"from {folder} (finished by an earlier run)")
 
     def finish(i: int, result: dict, took: float) -> None:
-        write_json_atomic(folder / f"{ids[i]}.json", {"job": jobs[i], "result": result, "seconds": took})
+        write_json_atomic(folder / f"{ids[i]}.json",
+                          {"job": jobs[i], "result": result, "seconds": took})
         results[i], seconds[ids[i]] = result, took
         if on_result:
             on_result(jobs[i], result)
@@ -122,7 +129,8 @@ def run_grid(fn: Callable[[dict], dict], jobs: Sequence[dict], folder: str | Pat
     return JobResults(jobs, results, seconds, resumed)
 
 
-def run_jobs(fn: Callable, cfg, jobs: Sequence[dict], folder: str | Path, device="cpu", workers: int = 1,
+def run_jobs(fn: Callable, cfg, jobs: Sequence[dict], folder: str | Path, device="cpu",
+             workers: int = 1,
              bar=None, label: Callable[[dict], str] | None = None) -> JobResults:
     """`run_grid` for a notebook's job function `fn(cfg, job, device=...)`: worker processes on CPU
     only (a GPU runs one job at a time), and `bar` (a tqdm bar) ticked per job, with `label(job)`

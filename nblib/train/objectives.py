@@ -18,7 +18,8 @@ def next_token_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor
     return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE)
 
 
-def answer_masked_targets(sequences: torch.Tensor, answer_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def answer_masked_targets(sequences: torch.Tensor,
+                          answer_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Inputs and targets for a loss on the answer tokens only.
 
     sequences: (batch, seq + 1) token ids (prompt, answer, padding); answer_mask: (batch, seq + 1),
@@ -27,7 +28,7 @@ def answer_masked_targets(sequences: torch.Tensor, answer_mask: torch.Tensor) ->
     if sequences.shape != answer_mask.shape:
         raise ValueError(f"sequences {tuple(sequences.shape)} and answer_mask "
                          f"{tuple(answer_mask.shape)} differ in shape")
-    inputs, targets = sequences[:, :-1], sequences[:, 1:].clone()
+    inputs, targets = sequences[:, :-1], sequences[:, 1:].clone()  # (B, L) each
     targets[~answer_mask[:, 1:].bool()] = IGNORE
     return inputs, targets
 
@@ -41,8 +42,12 @@ def kshot_loss(logits: torch.Tensor, targets: torch.Tensor, k: int) -> torch.Ten
     1 − (1 − p)^k = −expm1(k · log1p(−p))."""
     if k < 1:
         raise ValueError(f"k={k} must be a positive integer")
-    keep = targets != IGNORE
-    log_p = torch.log_softmax(logits.float(), dim=-1).gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    keep = targets != IGNORE  # (B, L)
+    log_p = (
+        torch.log_softmax(logits.float(), dim=-1)
+        .gather(-1, targets.clamp(min=0).unsqueeze(-1))
+        .squeeze(-1)
+    )  # (B, L) log-probability of each target
     log_p = log_p[keep]  # (n,)
     if k == 1:
         return -log_p.mean()
@@ -52,8 +57,9 @@ def kshot_loss(logits: torch.Tensor, targets: torch.Tensor, k: int) -> torch.Ten
 
 def distillation_loss(logits: torch.Tensor, teacher_logits: torch.Tensor, targets: torch.Tensor,
                       alpha: float, temperature: float = 1.0) -> torch.Tensor:
-    """alpha · T² · KL(teacher_T ‖ student_T) + (1 − alpha) · cross-entropy on the targets (Hinton et
-    al. 2015), averaged over the positions whose target is not IGNORE. alpha = 0 is plain NTP.
+    """alpha · T² · KL(teacher_T ‖ student_T) + (1 − alpha) · cross-entropy on the targets
+    (Hinton et al. 2015), averaged over the positions whose target is not IGNORE. alpha = 0 is
+    plain NTP.
 
     logits, teacher_logits: (batch, seq, vocab), same vocabulary; targets: (batch, seq)."""
     if logits.shape != teacher_logits.shape:
@@ -66,8 +72,8 @@ def distillation_loss(logits: torch.Tensor, teacher_logits: torch.Tensor, target
         return ce
     keep = targets != IGNORE  # (batch, seq)
     student = torch.log_softmax(logits[keep].float() / temperature, dim=-1)  # (n, vocab)
-    teacher = torch.log_softmax(teacher_logits[keep].float() / temperature, dim=-1)
-    kl = (teacher.exp() * (teacher - student)).sum(-1).mean()
+    teacher = torch.log_softmax(teacher_logits[keep].float() / temperature, dim=-1)  # (n, vocab)
+    kl = (teacher.exp() * (teacher - student)).sum(-1).mean()  # scalar, mean over n positions
     return alpha * temperature**2 * kl + (1 - alpha) * ce
 
 

@@ -45,7 +45,9 @@ class Schedule:
         if self.kind == "cosine":
             span = max(1, self.total_steps - self.warmup_steps)
             progress = min(1.0, (step - self.warmup_steps) / span)
-            return self.final_ratio + (1 - self.final_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+            return self.final_ratio + (1 - self.final_ratio) * 0.5 * (
+                1 + math.cos(math.pi * progress)
+            )
         if self.decay_start is None or step < self.decay_start:  # wsd, stable phase
             return 1.0
         progress = min(1.0, (step - self.decay_start + 1) / max(1, self.decay_steps))

@@ -82,7 +82,8 @@ class Trainer:
     def __init__(self, model: torch.nn.Module, cfg: TrainConfig, batches: Batches,
                  val_windows: torch.Tensor | None = None, callbacks: Sequence[Callback] = (),
                  objective: Callable = next_token_loss, branch: str = "",
-                 loss_fn: LossFn | None = None, eval_fn: Callable[[torch.nn.Module], float] | None = None):
+                 loss_fn: LossFn | None = None,
+                 eval_fn: Callable[[torch.nn.Module], float] | None = None):
         """`objective` is the LM objective of the default loss hook; `loss_fn` replaces the hook
         (then `objective` is unused); `eval_fn` replaces the evaluation on `val_windows`."""
         self.model, self.cfg, self.batches, self.objective = model.train(), cfg, batches, objective
@@ -117,7 +118,10 @@ class Trainer:
     def evaluate(self) -> float:
         """`eval_fn(model)`, else the mean loss on the validation windows (nats/token); recorded
         in `history` as val_loss."""
-        val_loss = self.eval_fn(self.model) if self.eval_fn else mean_loss(self.model, self.val_windows)
+        if self.eval_fn is not None:
+            val_loss = self.eval_fn(self.model)
+        else:
+            val_loss = mean_loss(self.model, self.val_windows)  # windows (n, context + 1)
         self.history.append({"step": self.step, "tokens": self.tokens, "val_loss": val_loss})
         for cb in self.callbacks:
             cb.on_eval(self, val_loss)
@@ -142,7 +146,8 @@ class Trainer:
                 if value != value:  # NaN: stop at once with the step, not 1000 steps later
                     raise FloatingPointError(f"training loss is NaN at step {self.step}")
                 self.history.append({"step": self.step, "tokens": self.tokens,
-                                     "lr": cfg.lr * cfg.schedule(self.step - 1), "train_loss": value})
+                                     "lr": cfg.lr * cfg.schedule(self.step - 1),
+                                     "train_loss": value})
             for cb in self.callbacks:
                 cb.on_step(self, loss)
             if cfg.eval_every and self.can_evaluate and self.step % cfg.eval_every == 0:
@@ -190,6 +195,8 @@ def seconds_per_step(trainer: Trainer, steps: int = 5, warmup: int = 2) -> float
     runtime estimate."""
     import time
 
+    if steps < 1 or warmup < 0:
+        raise ValueError(f"seconds_per_step: steps={steps} must be >= 1 and warmup={warmup} >= 0")
     trainer.fit(trainer.step + warmup)
     start = time.perf_counter()
     trainer.fit(trainer.step + steps)

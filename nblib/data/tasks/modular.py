@@ -30,11 +30,13 @@ class ModularTask:
         if self.modulus < 2:
             raise ValueError(f"modulus={self.modulus} must be at least 2")
         if not 0.0 < self.train_fraction < 1.0:
-            raise ValueError(f"train_fraction={self.train_fraction} must lie strictly between 0 and 1")
+            raise ValueError(f"train_fraction={self.train_fraction} "
+                             "must lie strictly between 0 and 1")
         if self.operation not in OPERATIONS:
             raise ValueError(f"operation={self.operation!r}: must be one of {sorted(OPERATIONS)}")
         if round(self.train_fraction * self.modulus**2) in (0, self.modulus**2):
-            raise ValueError(f"train_fraction={self.train_fraction} with modulus={self.modulus} leaves "
+            raise ValueError(f"train_fraction={self.train_fraction} "
+                             f"with modulus={self.modulus} leaves "
                              "an empty training or held-out set")
 
     @property

@@ -1,0 +1,1 @@
+"""Tests of the per-notebook packages, mirroring nblib/experiments/."""

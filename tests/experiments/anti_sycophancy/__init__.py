@@ -1,0 +1,1 @@
+"""Tests of nblib.experiments.anti_sycophancy (notebook 12)."""

@@ -1,0 +1,1 @@
+"""Tests of nblib.experiments.catastrophic_overtraining (notebook 14)."""

@@ -1,0 +1,1 @@
+"""Tests of nblib.experiments.kshot_objective (notebook 04)."""

@@ -1,0 +1,45 @@
+"""Notebook 09's fixtures: a tiny config and one tiny run of the whole grid (two seeds, so the
+statistics have intervals), with job results and figures in temporary folders."""
+
+import importlib
+
+import pytest
+
+from nblib.config import build
+from nblib.experiments import mlp_in_context as icl
+
+TINY = dict(interactive=False, seeds=2, pool_sizes=[1, 8, None], context_lens=[4, 6],
+            context_len=6, mlp_width=16, mlp_depth=1, mlp_steps=60, transformer_d_model=8,
+            transformer_steps=20, small_mlp_width=4, small_mlp_steps=40, n_eval=128, n_evals=3,
+            batch_size=32)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def checkpoints(tmp_path_factory):
+    """Recorded job results of these tests, away from the repository's."""
+    with pytest.MonkeyPatch.context() as mp:
+        path = tmp_path_factory.mktemp("icl-checkpoints")
+        mp.setenv("NBLIB_CHECKPOINTS", str(path))
+        yield path
+
+
+@pytest.fixture(scope="session")
+def cfg():
+    return build(icl.ICLConfig, TINY)
+
+
+@pytest.fixture(scope="session")
+def tiny(cfg):
+    """(cfg, run_all of TINY in this process)."""
+    return cfg, icl.run_all(cfg)
+
+
+@pytest.fixture
+def open_run(tmp_path, monkeypatch):
+    """A run record in a temporary folder, so `plots.show` has somewhere to save."""
+    record = importlib.import_module("nblib.record")
+    monkeypatch.setenv("NBLIB_RUN_DIR", str(tmp_path / "run"))
+    record._current.clear()
+    run_dir = record.start_run(icl.SLUG)
+    yield run_dir
+    record._current.clear()

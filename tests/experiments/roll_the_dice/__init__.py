@@ -1,0 +1,1 @@
+"""Tests of nblib.experiments.roll_the_dice (notebook 16)."""
