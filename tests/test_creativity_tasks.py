@@ -117,3 +117,22 @@ def test_each_task_family_lives_in_its_own_module_and_the_package_re_exports_it(
     assert set(ct.__all__) <= set(dir(ct))
     assert strings.join_pairs(strings.pairs_of(["a", "b", ct.SEP, "c", "d"])) == (
         "a", "b", ct.SEP, "c", "d")
+
+
+@pytest.mark.parametrize("name, sizes", [("circle", dict(n_entities=10, cycle_len=4)),
+                                         ("line", dict(n_entities=10, path_len=4)),
+                                         ("sibling", dict(n_parents=3, n_children=6)),
+                                         ("triangle", dict(n_nodes=12))])
+def test_training_strings_do_not_depend_on_string_hashing(name, sizes):
+    """The same split in interpreters with different PYTHONHASHSEEDs renders the same strings (a
+    cycle's walk once followed a frozenset's iteration order)."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from nblib.data.tasks import creativity as ct; "
+            f"t = ct.make_task({name!r}, **{sizes!r}); "
+            "print([e.output for e in ct.split(t, 20, seed=1).train])")
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": str(h)}).stdout for h in (0, 1, 2)}
+    assert len(outs) == 1

@@ -15,7 +15,6 @@ import torch
 
 from nblib.config import cache_key
 from nblib.data.splits import token_splits
-from nblib.env import derive_seed
 from nblib.eval.lm_loss import mean_loss
 from nblib.experiments.warm_start_distillation import SLUG
 from nblib.models.lm import LMShape, build_lm, count_params, flops_per_token, shape_of
@@ -31,7 +30,11 @@ from nblib.train.trainer import TrainConfig, Trainer, seconds_per_step
 SCRATCH = "scratch"  # the condition name of plain next-token prediction from scratch
 
 
+TEACHER_SEED_OFFSET = 10_000  # teachers' seeds: 10_000 + seed, apart from the students' seeds
+
+
 # --- shapes, budgets and compute -------------------------------------------------------------
+
 def shape(cfg, width: int) -> LMShape:
     """The teacher's or the student's shape: the config's LM fields at d_model `width`."""
     return shape_of(cfg, d_model=width)
@@ -178,7 +181,9 @@ def train_teacher(cfg, job: dict, device: str = "cpu") -> dict:
     students."""
     data = _data(cfg)
     s, b = shape(cfg, cfg.teacher_width), teacher_budget(cfg)
-    seed = derive_seed(job["seed"], "teacher")  # init and data order, apart from the students'
+    # init and data order, apart from the students'; kept as the offset of the reference run
+    # (derive_seed(seed, "teacher") would change every number the notebook quotes)
+    seed = TEACHER_SEED_OFFSET + job["seed"]
     model = build_lm(s, seed=seed).to(device)
     _trainer(cfg, model, cfg.teacher_lr, seed, data.train, _wsd(cfg, b)).fit(b.total_steps)
     path = teachers_folder(cfg) / f"teacher-seed{job['seed']}.pt"

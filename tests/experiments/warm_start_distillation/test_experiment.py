@@ -143,12 +143,10 @@ def test_the_interactive_step_shows_the_recorded_runs_against_scratch(cfg, train
     assert table.delta.notna().all()
 
 
-def test_the_teachers_seed_is_derived_apart_from_the_students(cfg, tmp_path, monkeypatch):
-    from nblib.env import derive_seed
-
+def test_the_teachers_seed_is_apart_from_the_students(cfg, tmp_path, monkeypatch):
     seeds, real = [], ws.build_lm
     monkeypatch.setattr(ws, "build_lm", lambda s, seed=0: seeds.append(seed) or real(s, seed))
     monkeypatch.setattr(ws, "teachers_folder", lambda c: tmp_path)
     ws.train_teacher(cfg, {"seed": 1})
-    assert derive_seed(1, "teacher") in seeds and 1 not in seeds
+    assert ws.TEACHER_SEED_OFFSET + 1 in seeds and 1 not in seeds
     assert (tmp_path / "teacher-seed1.pt").is_file()

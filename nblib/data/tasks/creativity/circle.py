@@ -51,6 +51,8 @@ class Circle:
             u, v = sorted(e)
             adj.setdefault(u, []).append(v)
             adj.setdefault(v, []).append(u)
+        for neighbours in adj.values():  # a set's order follows string hashing: fix it
+            neighbours.sort()
         start = min(n for n in adj if self.closed or len(adj[n]) == 1)
         walk = [start]
         while len(walk) < len(adj):
