@@ -82,9 +82,9 @@ def _version(package: str) -> str | None:
 
 
 def env_info() -> dict:
-    """Versions, git SHA and dirty flag, device and threads: what
-    a run record needs to be re-run."""
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    """Versions, git SHA and dirty flag, device and threads: what a run record needs to be
+    re-run. The flag ignores figures/ (what `make reference` publishes, run after run)."""
+    status = _git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)figures")
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),

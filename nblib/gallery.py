@@ -40,8 +40,8 @@ def estimate_text(est: dict | None) -> str:
     interval = ""
     if est.get("low") is not None and est.get("high") is not None:
         interval = f" [{number(est['low'])}, {number(est['high'])}]"
-    unit = est.get("unit") or "seeds"
-    return f"{number(est['value'])}{interval}, n = {est.get('n', '?')} {unit}"
+    unit = f" {est['unit']}" if est.get("unit") else ""  # records before Estimate.unit: n alone
+    return f"{number(est['value'])}{interval}, n = {est.get('n', '?')}{unit}"
 
 
 def package_of(nb_path: Path):

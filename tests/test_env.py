@@ -79,6 +79,8 @@ def test_env_info_git_sha_and_dirty_flag(tmp_path, monkeypatch):
     (root / "nblib").mkdir(parents=True)
     (root / "pyproject.toml").write_text("[project]\n")
     (root / "nblib" / "x.py").write_text("x = 1\n")
+    (root / "figures").mkdir()
+    (root / "figures" / "r.json").write_text("{}\n")
     monkeypatch.setenv("NBLIB_ROOT", str(root))
     _git(root, "init", "-q")
     _git(root, "add", ".")
@@ -90,6 +92,8 @@ def test_env_info_git_sha_and_dirty_flag(tmp_path, monkeypatch):
     assert info["git_dirty"] is False
     (root / "untracked.txt").write_text("not part of the code\n")
     assert env.env_info()["git_dirty"] is False  # untracked files do not make a run dirty
+    (root / "figures" / "r.json").write_text('{"published": 1}\n')
+    assert env.env_info()["git_dirty"] is False  # nor do published reference figures
     (root / "nblib" / "x.py").write_text("x = 2\n")
     assert env.env_info()["git_dirty"] is True
 

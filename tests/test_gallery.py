@@ -76,8 +76,8 @@ def test_estimate_text():
     assert (gallery.estimate_text(_estimate(-1.5, -2.0, -1.0, 40, "items"))
             == "−1.5 [−2, −1], n = 40 items")
     assert gallery.estimate_text({"value": 0.5, "low": None, "high": None, "n": 1}) == (
-        "0.5, n = 1 seeds")  # an interval recorded as null (n < 2) is left out
-    assert gallery.estimate_text({"value": 0.5}) == "0.5, n = ? seeds"
+        "0.5, n = 1")  # an interval recorded as null (n < 2) is left out
+    assert gallery.estimate_text({"value": 0.5}) == "0.5, n = ?"  # an old record: no unit named
     assert gallery.estimate_text(None) == gallery.estimate_text({"value": None}) == "n/a"
 
 
