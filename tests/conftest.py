@@ -67,6 +67,15 @@ def nbenv(fixture_root, tmp_path, monkeypatch) -> SimpleNamespace:
     _reset_record_state()
 
 
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """NBLIB_CACHE in a temporary folder, one per test module (the tokenizer is trained once)."""
+    path = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NBLIB_CACHE", str(path))
+        yield path
+
+
 @pytest.fixture(scope="session")
 def executed_run(fixture_root, tmp_path_factory) -> dict:
     """One real papermill run of the fixture notebook (smoke profile, 1 thread), shared by modules.

