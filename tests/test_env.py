@@ -54,8 +54,22 @@ def test_set_threads(monkeypatch):
     assert env.set_threads() == 2 and torch.get_num_threads() == 2
     assert env.set_threads(1) == 1  # an explicit count beats the environment
     monkeypatch.delenv("NBLIB_THREADS")
-    import os
-    assert env.set_threads() == (os.cpu_count() or 1)
+    monkeypatch.setattr(env, "default_threads", lambda workers=1: 7)
+    assert env.set_threads() == 7  # unset: the load-aware default
+
+
+@pytest.mark.parametrize("cores, load, workers, expected", [
+    (2, 0.0, 1, 2),  # idle: every core
+    (2, 0.8, 1, 1),  # one other busy process: the core it leaves
+    (2, 7.5, 1, 1),  # a busy box: one thread, never zero
+    (16, 0.0, 4, 4),  # workers share the cores
+    (16, 13.2, 4, 3),  # ... and the load caps the share
+])
+def test_default_threads_follows_cores_workers_and_load(monkeypatch, cores, load, workers,
+                                                         expected):
+    monkeypatch.setattr(env.os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(env.os, "getloadavg", lambda: (load, load, load))
+    assert env.default_threads(workers) == expected
 
 
 def test_env_info_outside_git(nbenv):
