@@ -2,25 +2,33 @@
 a minimal hand-written PyTorch loop.
 
 Same model, optimizer, batch and data sampler; the reference loop has no schedule, no evaluation
-and no bookkeeping. Runs are interleaved in one process (A B A B ...) so drift hits both; prints
-steps/s of each and their ratio (nblib / reference; 1.0 = no overhead). Run: `make bench`.
+and no bookkeeping. Each measurement runs a loop until at least `--min-s` seconds are timed; the
+loops alternate over `--rounds` rounds in one process (A B, B A, ...) so drift hits both. Prints
+the load average and the torch threads chosen by it (one on a busy machine), steps/s of each loop
+and the median per-round ratio (nblib / reference; 1.0 = no overhead), and writes them to
+benchmarks/results/icl_train_overhead.json. About 1 minute on an idle 2-core machine, 2 on a busy
+one. Run: `make bench`.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
+import functools
 import time
 
 import torch
+from timing import interleaved, machine, write_record
 
 from nblib.config import build, replace
 from nblib.data.tasks.icl_regression import RegressionTask
 from nblib.experiments import mlp_in_context as icl
 
+CONDITIONS = [icl.Condition("mlp", None, 8, 0), icl.Condition("transformer", None, 8, 0),
+              icl.Condition("small_mlp", None, 8, 0)]
 
-def reference_loop(cfg: icl.ICLConfig, cond: icl.Condition, steps: int) -> float:
-    """The plainest loop that trains the same network on the same stream: returns steps/s."""
+
+def reference_loop(cfg: icl.ICLConfig, cond: icl.Condition, steps: int) -> tuple[int, float]:
+    """The plainest loop that trains the same network on the same stream: (steps, seconds)."""
     task = RegressionTask(cfg.dim, cond.context_len, cfg.noise_var, cond.pool_size)
     torch.manual_seed(cond.seed)
     model = icl.build_model(cfg, cond)
@@ -33,35 +41,42 @@ def reference_loop(cfg: icl.ICLConfig, cond: icl.Condition, steps: int) -> float
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-    return steps / (time.perf_counter() - t0)
+    return steps, time.perf_counter() - t0
 
 
-def nblib_loop(cfg: icl.ICLConfig, cond: icl.Condition, steps: int) -> float:
-    """train_condition with the notebook's default evaluation schedule: returns steps/s."""
+def nblib_loop(cfg: icl.ICLConfig, cond: icl.Condition, steps: int) -> tuple[int, float]:
+    """train_condition with the notebook's default evaluation schedule: (steps, seconds)."""
     out = icl.train_condition(
         replace(cfg, mlp_steps=steps, transformer_steps=steps, small_mlp_steps=steps), cond
     )
-    return steps / out["row"]["train_s"]
+    return steps, out["row"]["train_s"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--steps", type=int, default=1500, help="steps per timed run")
-    parser.add_argument("--repeats", type=int, default=3, help="interleaved A/B pairs per shape")
+    parser.add_argument("--steps", type=int, default=300, help="steps per timed run")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved A/B rounds per network")
+    parser.add_argument("--min-s", type=float, default=2.0, help="least timed seconds per loop "
+                        "and round (short runs repeat)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads (0: nblib.env.default_threads(), 1 when busy)")
     args = parser.parse_args()
-    torch.set_num_threads(1)  # as in the notebook's worker processes
+    record = {"machine": machine(args.threads), "networks": {}}
     cfg = build(icl.ICLConfig, {})
-    print(f"torch {torch.__version__}, 1 thread, {args.steps} "
-          f"steps x {args.repeats} interleaved pairs")
-    print(f"{'network':<24}{'reference steps/s':>18}{'nblib steps/s':>16}{'ratio':>8}")
-    for cond in [icl.Condition("mlp", None, 8, 0), icl.Condition("transformer", None, 8, 0),
-                 icl.Condition("small_mlp", None, 8, 0)]:
-        ref, lib = [], []
-        for _ in range(args.repeats):
-            ref.append(reference_loop(cfg, cond, args.steps))
-            lib.append(nblib_loop(cfg, cond, args.steps))
-        r, n = statistics.median(ref), statistics.median(lib)
-        print(f"{cond.model + f' (L={cond.context_len})':<24}{r:>18.0f}{n:>16.0f}{n / r:>8.2f}")
+    reference_loop(cfg, CONDITIONS[0], 10)  # warm up: first-call imports and allocations
+    print(f"{args.steps} steps per run, >= {args.min_s:g} s per measurement, "
+          f"{args.rounds} interleaved rounds")
+    print(f"{'network':<24}{'reference steps/s':>18}{'nblib steps/s':>16}{'ratio':>8}"
+          "   per-round ratios")
+    for cond in CONDITIONS:
+        out = interleaved(functools.partial(reference_loop, cfg, cond),
+                          functools.partial(nblib_loop, cfg, cond),
+                          args.steps, args.rounds, args.min_s)
+        name = f"{cond.model} (L={cond.context_len})"
+        record["networks"][name] = out
+        print(f"{name:<24}{out['reference']:>18.0f}{out['target']:>16.0f}{out['ratio']:>8.2f}"
+              f"   {', '.join(f'{r:.2f}' for r in out['ratios'])}", flush=True)
+    write_record("icl_train_overhead", record)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""python -m nblib run | sweep | report | list | doctor"""
+"""python -m nblib run | sweep | report | list | gallery | prepare | doctor"""
 
 from __future__ import annotations
 
@@ -25,15 +25,17 @@ def _print_result(result: dict) -> None:
     verdict = (result.get("verdict") or {}).get("label", "-")
     extra = " (already recorded, skipped)" if result.get("skipped") else ""
     error = f"\n    {result['error']}" if result.get("error") else ""
+    kept = f"\n    the ok record is kept: {result['kept']}" if result.get("kept") else ""
     print(f"[{result.get('status')}] {result.get('notebook')} {result.get('run_id', '')} "
           f"verdict={verdict} {result.get('duration_s', '-')} s{extra}{error}\n"
-          f"    {result.get('dir', '')}", flush=True)
+          f"    {result.get('dir', '')}{kept}", flush=True)
 
 
 def cmd_run(args) -> int:
     from nblib.report import build_index
-    from nblib.runner import run_many, run_notebook
+    from nblib.runner import check_options, run_many, run_notebook
 
+    check_options(workers=args.workers, threads=args.threads, timeout=args.timeout)
     specs = _specs(args)
     args.workers = max(1, min(args.workers, len(specs)))  # one notebook runs in-process, all cores
     opts = dict(timeout=args.timeout, force=args.force, reference=args.reference,
@@ -53,9 +55,10 @@ def cmd_run(args) -> int:
 
 def cmd_sweep(args) -> int:
     from nblib.report import build_index
-    from nblib.runner import parse_value
+    from nblib.runner import check_options, parse_value
     from nblib.sweep import SweepConfig, load_grid, sweep
 
+    check_options(workers=args.workers, threads=args.threads, timeout=args.timeout)
     if args.scheduler and args.workers != 1:
         raise ConfigError("--workers sizes a local process pool; with --scheduler the cluster's "
                           "workers run the sweep (give one or the other)")
@@ -84,6 +87,13 @@ def cmd_gallery(args) -> int:
         print("\n".join(diff) if diff else "README gallery matches the reference records")
         return 1 if diff else 0
     print(f"gallery written into {gallery.write_readme()}")
+    return 0
+
+
+def cmd_prepare(args) -> int:
+    from nblib.prepare import prepare
+
+    prepare()
     return 0
 
 
@@ -175,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--check", action="store_true",
                    help="only compare; exit 1 if the README drifted")
     p.set_defaults(func=cmd_gallery)
+    sub.add_parser("prepare", help="the one-time work: convert the packaged model, train the "
+                   "notebooks' tokenizers (idempotent)").set_defaults(func=cmd_prepare)
     sub.add_parser("doctor", help="versions, kernels, paths").set_defaults(func=cmd_doctor)
     args = parser.parse_args(argv)
     try:

@@ -206,6 +206,13 @@ def fingerprint(cfg: Any, keys: typing.Iterable[str]) -> str:
     return hashlib.blake2b(blob.encode(), digest_size=5).hexdigest()
 
 
+def _cuda_available() -> bool:
+    """Whether torch sees a CUDA device (torch is imported only when a config asks for one)."""
+    import torch
+
+    return torch.cuda.is_available()
+
+
 @dataclass(frozen=True)
 class NotebookConfig:
     """Fields every notebook has; a notebook's config subclasses it (or `GridConfig`) and may
@@ -218,6 +225,11 @@ class NotebookConfig:
                                "(e.g. 3 to replicate on fresh seeds)", affects="analysis", low=0,
                             high=10_000)
     device: str = param("auto", "torch device", affects="runtime", choices=("auto", "cpu", "cuda"))
+
+    def __post_init__(self) -> None:
+        if self.device == "cuda" and not _cuda_available():
+            raise ConfigError("parameter device='cuda': torch sees no CUDA device on this "
+                              "machine; use 'auto' (CUDA when present, else CPU) or 'cpu'")
 
     @property
     def seed_list(self) -> list[int]:

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +21,8 @@ from nblib.paths import runs_dir
 
 RUN_DIR_ENV = "NBLIB_RUN_DIR"
 METRICS = "metrics.json"
+# sibling folders of a forced re-run (nblib.runner): its attempt, the record it replaces, a failure
+ATTEMPT = re.compile(r"\.(new-\d+|old-\d+|failed)$")
 _current: dict[str, Any] = {}  # {"slug": ..., "dir": Path} of this kernel's run
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -118,6 +121,39 @@ def record(key: str, value: Any) -> Any:
     return value
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether a process `pid` runs on this host (a zombie that no one reaped does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        pass
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # no /proc (macOS): it exists
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def run_status(metrics: dict) -> str:
+    """The record's status, 'stale' for a `running` run whose owner process (pid, host) is gone
+    from this host (killed before it could record an outcome); a re-run redoes it."""
+    status = metrics.get("status") or ""
+    pid = metrics.get("pid")
+    if (status == "running" and isinstance(pid, int) and metrics.get("host") == os.uname().nodename
+            and not pid_alive(pid)):
+        return "stale"
+    return status
+
+
+def run_dirs(root: str | Path, notebook: str | None = None) -> list[Path]:
+    """Run folders under root/<slug>/ (those holding a metrics.json), forced re-runs' attempt
+    folders left out."""
+    return [path.parent for path in sorted(Path(root).glob(f"{notebook or '*'}/*/{METRICS}"))
+            if not ATTEMPT.search(path.parent.name)]
+
+
 def read_run(run_dir: str | Path) -> dict:
     """The run's metrics.json as a dict, with `dir` added (empty dict if there is none)."""
     metrics = read_json(Path(run_dir) / METRICS)
@@ -127,18 +163,20 @@ def read_run(run_dir: str | Path) -> dict:
 def load_runs(root: str | Path | None = None, notebook: str | None = None):
     """All runs under `root` (default papermill_runs/) as a DataFrame, one row per run.
 
-    Columns: notebook, run_id, profile, status, verdict (label), duration_s, started, dir, then
-    `param.<name>` for the parameters and `value.<key>` for scalar recorded values.
+    Columns: notebook, run_id, profile, status (`run_status`: 'stale' for a killed run), verdict
+    (label), duration_s, started, dir, then `param.<name>` for the parameters and `value.<key>` for
+    scalar recorded values.
     """
     import pandas as pd
 
     root = Path(root) if root is not None else runs_dir()
     rows = []
-    for path in sorted(root.glob(f"{notebook or '*'}/*/{METRICS}")):
-        run = read_run(path.parent)
+    for run_dir in run_dirs(root, notebook):
+        run = read_run(run_dir)
         verdict = run.get("verdict") or {}
         row = {k: run.get(k) for k in ("notebook", "run_id", "profile", "status", "duration_s",
                                        "started", "finished", "dir")}
+        row["status"] = run_status(run)
         row["verdict"] = verdict.get("label") if isinstance(verdict, dict) else verdict
         row.update({f"param.{k}": v for k, v in (run.get("params") or {}).items()})
         row.update({f"value.{k}": v for k, v in (run.get("values") or {}).items()
@@ -177,3 +215,42 @@ def record_verdicts(verdicts: dict[str, Any], headline: str) -> Any:
     for name, v in verdicts.items():
         print(f"[{name}{' · headline' if name == headline else ''}] {v}\n")
     return verdicts[headline]
+
+
+# keys of recorded values that measure time or the machine, not the experiment
+TIMING_WORDS = ("seconds", "runtime", "duration", "timing", "elapsed", "env")
+
+
+def _is_timing(key: str) -> bool:
+    return any(word in key.lower() for word in TIMING_WORDS)
+
+
+def _diff(old, new, path: str = "") -> list[str]:
+    """Paths (a.b[3].c) where two JSON values differ, ignoring timing keys."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for key in sorted(set(old) | set(new)):
+            if _is_timing(str(key)):
+                continue
+            if key not in old or key not in new:
+                out.append(f"{path}.{key}: only in {'new' if key not in old else 'old'}")
+            else:
+                out += _diff(old[key], new[key], f"{path}.{key}")
+        return out
+    if isinstance(old, list) and isinstance(new, list):
+        if len(old) != len(new):
+            return [f"{path}: length {len(old)} -> {len(new)}"]
+        return [
+            d
+            for i, (a, b) in enumerate(zip(old, new, strict=True))
+            for d in _diff(a, b, f"{path}[{i}]")
+        ]
+    return [] if old == new else [f"{path}: {old!r} -> {new!r}"]
+
+
+def differences(old: dict, new: dict) -> list[str]:
+    """Where two runs' metrics differ in their recorded values or verdict, timings, runtime
+    estimates and the environment aside, as paths ('values.verdicts.x.value: 0.1 -> 0.2'): what a
+    refactor or a rerun must leave unchanged."""
+    return (_diff(old.get("values", {}), new.get("values", {}), "values")
+            + _diff(old.get("verdict"), new.get("verdict"), "verdict"))

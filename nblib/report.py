@@ -33,8 +33,10 @@ def build_index(root: str | Path | None = None) -> Path:
 
 def build_all(root: str | Path | None = None) -> Path:
     """Render every run's missing report.html, then the site."""
+    from nblib.record import ATTEMPT
+
     root = Path(root) if root is not None else runs_dir()
     for nb in root.glob("*/*/notebook.ipynb"):
-        if not (nb.parent / "report.html").exists():
+        if not (nb.parent / "report.html").exists() and not ATTEMPT.search(nb.parent.name):
             render_run(nb.parent)
     return build_index(root)

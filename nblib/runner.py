@@ -5,6 +5,7 @@ Every parameter is checked before a kernel starts: names against the notebook's 
 types and ranges against its config dataclass (named in the notebook's `metadata.nblib.config`).
 A run lands in papermill_runs/<slug>/<run_id>/ with notebook.ipynb, params.json, metrics.json and
 report.html. `run_id` is derived from the parameters, so a repeated sweep skips runs already `ok`.
+Pool workers die with the process that started them (`nblib.pool`), kernels included.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ import importlib
 import itertools
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterable
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,18 @@ import nbformat
 import yaml
 
 from nblib.config import ConfigError, build
+from nblib.env import default_threads
 from nblib.paths import figures_dir, notebooks_dir, profiles_dir, runs_dir
-from nblib.record import METRICS, RUN_DIR_ENV, now, read_json, update_metrics, write_json_atomic
+from nblib.pool import process_pool
+from nblib.record import (
+    METRICS,
+    RUN_DIR_ENV,
+    now,
+    pid_alive,
+    read_json,
+    update_metrics,
+    write_json_atomic,
+)
 
 # recorded values a reference_run.json keeps
 REFERENCE_VALUES = ("headline", "verdicts", "invariants", "runtime_estimate")
@@ -145,31 +156,82 @@ def _thread_env(threads: int | None) -> dict[str, str]:
     return {var: str(threads) for var in THREAD_VARS} if threads else {}
 
 
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def check_options(*, workers: int = 1, threads: int | None = None,
+                  timeout: float | None = None) -> None:
+    """Raise ConfigError for a pool size, a thread cap or a cell timeout that cannot work."""
+    if not _is_int(workers) or workers < 1:
+        raise ConfigError(f"workers={workers!r}: expected an integer >= 1 (runs at once)")
+    if threads is not None and (not _is_int(threads) or threads < 1):
+        raise ConfigError(f"threads={threads!r}: expected an integer >= 1 (torch threads per "
+                          "run), or None for cores / workers")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float)
+                                or not timeout > 0):
+        raise ConfigError(f"timeout={timeout!r}: expected seconds > 0 per cell, or None for "
+                          "no limit")
+
+
 def run_notebook(spec: RunSpec, *, root: Path | None = None, kernel: str = "python3",
                  timeout: float | None = None, threads: int | None = None, force: bool = False,
                  reference: bool = False) -> dict:
-    """Execute one run and return its metrics; a run already recorded `ok` is skipped."""
-    import papermill as pm
+    """Execute one run and return its metrics with `dir`; a run already recorded `ok` is skipped.
 
+    A run not `ok` (failed, interrupted) is redone from scratch in its folder. A forced re-run of
+    an `ok` run executes in the sibling folder `<run_id>.new-<pid>` and replaces the record only
+    when it succeeds. When it fails, the `ok` record stays untouched and the attempt is kept beside
+    it as `<run_id>.failed` (the result: its metrics, `dir` that folder, `kept` the record's)
+    until a run succeeds. Reports and `load_runs` ignore those sibling folders; ones left by a
+    dead process are cleaned by the next run of that run_id.
+    """
     from nblib.report import render_run
 
+    check_options(threads=threads, timeout=timeout)
     params = spec.parameters()
     run_dir = Path(root or runs_dir()) / spec.slug / spec.run_id()
+    _clean_attempts(run_dir)
     old = read_json(run_dir / METRICS)
     if old.get("status") == "ok" and not force:
         return {**old, "skipped": True, "dir": str(run_dir)}
-    if run_dir.exists():
-        shutil.rmtree(run_dir)  # an interrupted or failed run is redone from scratch
-    run_dir.mkdir(parents=True)
-    write_json_atomic(run_dir / "params.json", params)
-    update_metrics(run_dir, notebook=spec.slug, run_id=run_dir.name, profile=spec.profile,
-                   params=params, status="running", started=now(), host=os.uname().nodename)
-    env = {RUN_DIR_ENV: str(run_dir), **_thread_env(threads)}
+    work = run_dir
+    if old.get("status") == "ok":  # forced: the good record stays until a new one replaces it
+        work = run_dir.with_name(f"{run_dir.name}.new-{os.getpid()}")
+    shutil.rmtree(work, ignore_errors=True)  # an interrupted or failed run is redone from scratch
+    outcome = _execute(spec, work, run_dir.name, params, kernel=kernel, timeout=timeout,
+                       threads=threads)
+    ok = outcome["status"] == "ok"
+    dest = run_dir if work == run_dir or ok else run_dir.with_name(f"{run_dir.name}.failed")
+    _retarget(work, dest)
+    if (work / "notebook.ipynb").is_file():
+        render_run(work)
+    metrics = update_metrics(work, **outcome)
+    if work != dest:
+        _replace(work, dest)
+    if ok:  # an earlier forced re-run's failure is obsolete now
+        shutil.rmtree(run_dir.with_name(f"{run_dir.name}.failed"), ignore_errors=True)
+    if reference and ok:
+        publish_figures(run_dir, spec.slug)
+    kept = {} if dest == run_dir else {"kept": str(run_dir)}
+    return {**metrics, "dir": str(dest), **kept}
+
+
+def _execute(spec: RunSpec, work: Path, run_id: str, params: dict, *, kernel: str,
+             timeout: float | None, threads: int | None) -> dict:
+    """Run the notebook recording into `work` (a new folder); returns the outcome fields."""
+    import papermill as pm
+
+    work.mkdir(parents=True)
+    write_json_atomic(work / "params.json", params)
+    update_metrics(work, notebook=spec.slug, run_id=run_id, profile=spec.profile, params=params,
+                   status="running", started=now(), host=os.uname().nodename, pid=os.getpid())
+    env = {RUN_DIR_ENV: str(work), **_thread_env(threads)}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     t0, outcome = time.perf_counter(), {"status": "ok"}
     try:
-        pm.execute_notebook(spec.notebook, run_dir / "notebook.ipynb", parameters=params,
+        pm.execute_notebook(spec.notebook, work / "notebook.ipynb", parameters=params,
                             kernel_name=kernel, cwd=str(spec.notebook.parent), progress_bar=False,
                             execution_timeout=timeout)
     except pm.PapermillExecutionError as err:
@@ -183,13 +245,60 @@ def run_notebook(spec: RunSpec, *, root: Path | None = None, kernel: str = "pyth
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    if (run_dir / "notebook.ipynb").is_file():
-        render_run(run_dir)
-    metrics = update_metrics(run_dir, **outcome, finished=now(),
-                             duration_s=round(time.perf_counter() - t0, 1))
-    if reference and outcome["status"] == "ok":
-        publish_figures(run_dir, spec.slug)
-    return {**metrics, "dir": str(run_dir)}
+    return {**outcome, "finished": now(), "duration_s": round(time.perf_counter() - t0, 1)}
+
+
+_ATTEMPT = re.compile(r"\.(new|old)-(\d+)")  # `<run_id>` + this: a forced re-run's folders
+
+
+def _clean_attempts(run_dir: Path) -> None:
+    """Remove the attempt folders of forced re-runs of `run_dir` whose process is gone; a record
+    moved aside by a swap that died midway is put back."""
+    if not run_dir.parent.is_dir():
+        return
+    for path in run_dir.parent.iterdir():
+        match = _ATTEMPT.fullmatch(path.name.removeprefix(run_dir.name))
+        if not path.name.startswith(run_dir.name) or match is None:
+            continue
+        pid = int(match[2])
+        if pid != os.getpid() and pid_alive(pid):
+            continue  # that run is still going
+        if match[1] == "old" and not run_dir.exists():
+            path.rename(run_dir)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _replace(work: Path, dest: Path) -> None:
+    """Move the finished attempt `work` to `dest`, replacing what is there with two renames."""
+    aside = dest.with_name(f"{dest.name}.old-{os.getpid()}")
+    if dest.exists():
+        dest.rename(aside)
+    work.rename(dest)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _retargeted(obj: Any, old: str, new: str) -> Any:
+    if isinstance(obj, str):
+        return obj.replace(old, new)
+    if isinstance(obj, dict):
+        return {k: _retargeted(v, old, new) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_retargeted(v, old, new) for v in obj]
+    return obj
+
+
+def _retarget(work: Path, dest: Path) -> None:
+    """Point the absolute paths that a run executed in `work` recorded (papermill's output_path,
+    what cells printed, recorded values) at `dest`, where the run is about to move."""
+    if work == dest:
+        return
+    old, new = str(work), str(dest)
+    notebook = work / "notebook.ipynb"
+    if notebook.is_file():
+        nb = json.loads(notebook.read_text())
+        nbformat.write(nbformat.from_dict(_retargeted(nb, old, new)), notebook)
+    write_json_atomic(work / METRICS, _retargeted(read_json(work / METRICS), old, new))
 
 
 def publish_figures(run_dir: Path, slug: str) -> Path:
@@ -239,16 +348,17 @@ def run_many(specs: Iterable[RunSpec], *, workers: int = 1, executor: Executor |
              threads: int | None = None, on_result=None, **kwargs) -> list[dict]:
     """Run specs on `executor` (default: a process pool of `workers`); failures don't stop the rest.
 
-    Every spec is validated before the first run starts. Each run caps its threads to
-    cores // workers unless `threads` says otherwise.
+    Every spec and option is validated before the first run starts. Each run caps its threads to
+    `default_threads(workers)` unless `threads` says otherwise.
     """
+    check_options(workers=workers, threads=threads, timeout=kwargs.get("timeout"))
     specs = list(specs)
     for spec in specs:
         spec.parameters()
-    threads = threads or max(1, (os.cpu_count() or 1) // max(workers, 1))
+    threads = threads or default_threads(workers)
     own = executor is None
     if own:
-        executor = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+        executor = process_pool(workers)
     results = []
     try:
         futures = {executor.submit(run_notebook, s, threads=threads, **kwargs): s for s in specs}

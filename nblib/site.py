@@ -19,11 +19,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 from nblib.paths import notebooks_dir, repo_root, runs_dir
-from nblib.record import METRICS, read_json, read_run
+from nblib.record import read_json, read_run, run_dirs, run_status
 
 STATUS_COLOURS = {"ok": "#1a7f37", "failed": "#cf222e", "running": "#9a6700",
-                  "interactive": "#57606a",
-                  "reference": "#0969da"}
+                  "stale": "#bc4c00", "interactive": "#57606a", "reference": "#0969da"}
 VERDICT_COLOURS = {"SUPPORTED": "#1a7f37", "NOT SUPPORTED": "#cf222e", "INCONCLUSIVE": "#9a6700"}
 CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:110em}
 table{border-collapse:collapse}
@@ -41,7 +40,7 @@ class Run:
     profile: str  # parameter overlay it ran with
     params: dict  # the overrides it ran with (interactive left out)
     verdict: dict  # label, claim, estimate {value, low, high}, ... ({} when none was recorded)
-    status: str  # ok, failed, running, interactive; "reference" for a reference run
+    status: str  # ok, failed, running, stale (its process died), interactive; or "reference"
     duration_s: float | None  # wall time of the run, kernel start included
     date: str  # when it finished (or started), ISO 8601 UTC
     report: Path | None  # its --no-input HTML, when there is one
@@ -60,18 +59,19 @@ def _from_metrics(m: dict, run_dir: Path | None, figures: list[Path],
                run_id=m.get("run_id") or (run_dir.name if run_dir else ""),
                profile=m.get("profile") or "", verdict=_verdict(m.get("verdict")),
                params={k: v for k, v in (m.get("params") or {}).items() if k != "interactive"},
-               status=status or m.get("status") or "", duration_s=m.get("duration_s"),
+               status=status or run_status(m), duration_s=m.get("duration_s"),
                date=m.get("finished") or m.get("started") or "", values=m.get("values") or {},
                report=report if report is not None and report.is_file() else None, figures=figures)
 
 
 def load(root: Path, figures: Path) -> tuple[list[Run], list[Run]]:
-    """(reference runs, one per notebook that has one; every run under `root`)."""
+    """(reference runs, one per notebook that has one; every run under `root`, a `running` run
+    whose process is gone from this host shown as `stale`)."""
     runs = []
-    for path in sorted(root.glob(f"*/*/{METRICS}")):
-        m = read_run(path.parent)
-        m.setdefault("notebook", path.parent.parent.name)
-        runs.append(_from_metrics(m, path.parent, sorted(path.parent.glob("figures/*.png"))))
+    for run_dir in run_dirs(root):
+        m = read_run(run_dir)
+        m.setdefault("notebook", run_dir.parent.name)
+        runs.append(_from_metrics(m, run_dir, sorted(run_dir.glob("figures/*.png"))))
     references = []
     for path in sorted(figures.glob("*/reference_run.json")):
         m = read_json(path)

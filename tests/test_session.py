@@ -81,6 +81,7 @@ def test_workers_capped_by_threads_and_by_the_grid(nbenv, monkeypatch):
 
 
 def test_one_worker_off_the_cpu(nbenv, monkeypatch):
+    monkeypatch.setattr("nblib.config._cuda_available", lambda: True)  # the config checks for one
     monkeypatch.setenv("NBLIB_THREADS", "4")
     picked = []
     monkeypatch.setattr(session, "pick_device",

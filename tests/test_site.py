@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import re
 import shutil
+import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote
@@ -216,3 +218,38 @@ def test_every_committed_reference_run_is_listed(tmp_path, monkeypatch):
         assert {Path(h).name for h in row[9][1]} == {
             p.name for p in (REPO / "figures" / slug).glob("*.png")
         }
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_running_run_whose_process_died_shows_as_stale(tmp_path):
+    root, host = tmp_path / "runs", os.uname().nodename
+    owners = {"smoke-dead": (_dead_pid(), host), "smoke-live": (os.getpid(), host),
+              "smoke-away": (_dead_pid(), "another-host"), "smoke-old": (None, None)}
+    for i, (run_id, (pid, where)) in enumerate(owners.items()):
+        run_dir = _run(root, "01_fixture", run_id, status="running", params={"seed": i},
+                       started=f"2024-01-0{i + 1}T00:00:00+00:00", report=False)
+        rec.update_metrics(run_dir, **({"pid": pid, "host": where} if pid else {}))
+    (runs,) = _tables(build_site(root, figures=tmp_path / "none").parent / "01_fixture"
+                      / "index.html")
+    assert [r[6][0] for r in runs] == ["stale", "running", "running", "running"]
+    table = rec.load_runs(root)
+    assert dict(zip(table.run_id, table.status, strict=True)) == {
+        "smoke-dead": "stale", "smoke-live": "running", "smoke-away": "running",
+        "smoke-old": "running"}
+    assert rec.read_json(root / "01_fixture" / "smoke-dead" / "metrics.json")["status"] == "running"
+
+
+def test_a_forced_reruns_attempt_folders_are_not_runs(tmp_path):
+    root = tmp_path / "runs"
+    _run(root, "01_fixture", "smoke-1", started="2024-01-01T00:00:00+00:00")
+    for attempt in ("smoke-1.new-123", "smoke-1.old-123", "smoke-1.failed"):
+        _run(root, "01_fixture", attempt, status="failed", started="2024-01-02T00:00:00+00:00")
+    index = build_site(root, figures=tmp_path / "none")
+    assert "1 run(s)" in index.read_text()
+    assert [r[8][0] for r in _tables(index)[1]] == ["ok"]
+    assert rec.load_runs(root).run_id.tolist() == ["smoke-1"]

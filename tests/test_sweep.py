@@ -7,19 +7,22 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 from conftest import CLEARED_VARS, REPO, _env_for
 from test_cli import _kill_tree, _statuses
 
 from nblib.__main__ import main
 from nblib.config import ConfigError
-from nblib.record import load_runs, read_json
+from nblib.record import load_runs, read_json, run_status
 from nblib.runner import RunSpec
 from nblib.sweep import SweepConfig, cores, load_grid, plan, sweep
 
@@ -258,3 +261,64 @@ def test_real_notebook_sweep_on_two_worker_processes(tmp_path, monkeypatch):
     assert 'src="sweep_smoke_mlp_lr.png"' in page
     assert (runs / "09_mlp_in_context" / "sweep_smoke_mlp_lr.png").stat().st_size > 1000
     assert os.path.getsize(runs / "index.html") > 0
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(workers=0), "workers=0: expected an integer >= 1"),
+    (dict(threads=0), "threads=0: expected an integer >= 1"),
+    (dict(timeout=-1.0), "timeout=-1.0: expected seconds > 0"),
+    (dict(connect_timeout=0), "connect_timeout=0: expected seconds > 0"),
+])
+def test_sweep_config_rejects_options_that_cannot_work(nbenv, options, message):
+    with pytest.raises(ConfigError, match=f"^{re.escape(message)}"):
+        SweepConfig("01", {"seed": [0]}, profile="smoke", **options)
+    assert not nbenv.runs.exists()
+
+
+# --- a killed client takes its local pool with it -------------------------------------------------
+
+def _alive(procs: list[psutil.Process]) -> list[psutil.Process]:
+    """The processes still running (a zombie no one reaps is dead)."""
+    out = []
+    for proc in procs:
+        try:
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                out.append(proc)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+@pytest.mark.notebooks
+@pytest.mark.timeout(240)
+def test_killed_client_takes_its_pool_workers_and_kernels_with_it(nbenv, tmp_path):
+    grid = _grid(tmp_path, "seed: [0, 1]\n")
+    args = ["sweep", "01_fixture", "--grid", str(grid), "--profile", "smoke", "--workers", "1",
+            "--threads", "1", "-p", "sleep", "30"]
+    with open(tmp_path / "client.log", "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "nblib", *args], cwd=tmp_path, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    tree = []
+    try:
+        deadline = time.monotonic() + 150
+        while not any(m.get("env") for m in _statuses(nbenv.runs).values()):  # a kernel records
+            assert proc.poll() is None, (tmp_path / "client.log").read_text()
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        (running,) = _statuses(nbenv.runs).values()
+        worker = psutil.Process(running["pid"])  # the owner the record names
+        assert worker.ppid() == proc.pid and worker.children(recursive=True)  # its kernel
+        tree = psutil.Process(proc.pid).children(recursive=True)
+        os.kill(proc.pid, signal.SIGKILL)  # the client only
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 30
+        while _alive(tree) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _alive(tree) == []
+        (record,) = _statuses(nbenv.runs).values()  # the queued point never started
+        assert run_status(record) == "stale"
+    finally:
+        for survivor in _alive(tree):
+            survivor.kill()
+        if proc.poll() is None:
+            _kill_tree(proc.pid)

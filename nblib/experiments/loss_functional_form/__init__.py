@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nblib.config import ConfigError, GridConfig, param
-from nblib.data.corpora import PACKAGED
+from nblib.data.corpora import check_corpus
 from nblib.scaling import FORMS
 
 SLUG = "03_loss_functional_form"
@@ -74,8 +74,7 @@ class LossFormConfig(GridConfig):
     def check(self) -> None:
         from nblib.experiments.loss_functional_form.experiment import budgets, shapes
 
-        if self.corpus not in PACKAGED and not self.corpus.startswith("hf:"):
-            raise ConfigError(f"corpus={self.corpus!r}: use one of {PACKAGED} or 'hf:<dataset>'")
+        check_corpus(self.corpus)
         sizes = shapes(self)  # raises on a width the heads do not divide
         if len(set(self.widths)) < 3:
             raise ConfigError(f"widths={self.widths}: the N exponent needs at least 3 model sizes")

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nblib.config import ConfigError, GridConfig, param
-from nblib.data.corpora import PACKAGED
+from nblib.data.corpora import check_corpus
 
 SLUG = "01_warm_start_distillation"
 QUESTION = ("Does warm-starting a larger LM with distillation from its smaller predecessor, "
@@ -79,8 +79,7 @@ class WarmStartConfig(GridConfig):
         from nblib.experiments.warm_start_distillation.experiment import shape, student_budgets
         from nblib.train.distill import KDSchedule
 
-        if self.corpus not in PACKAGED and not self.corpus.startswith("hf:"):
-            raise ConfigError(f"corpus={self.corpus!r}: use one of {PACKAGED} or 'hf:<dataset>'")
+        check_corpus(self.corpus)
         for width in (self.teacher_width, self.student_width):
             shape(self, width)  # raises on a width the heads do not divide
         schedules = [KDSchedule.parse(c) for c in self.conditions]  # raises on a malformed one

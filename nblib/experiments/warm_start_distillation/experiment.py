@@ -9,9 +9,11 @@ forward passes on the steps where distillation is on. The comparisons and verdic
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
 import torch
+from safetensors.torch import load_model, save_model
 
 from nblib.config import cache_key
 from nblib.data.splits import token_splits
@@ -186,8 +188,7 @@ def train_teacher(cfg, job: dict, device: str = "cpu") -> dict:
     seed = TEACHER_SEED_OFFSET + job["seed"]
     model = build_lm(s, seed=seed).to(device)
     _trainer(cfg, model, cfg.teacher_lr, seed, data.train, _wsd(cfg, b)).fit(b.total_steps)
-    path = teachers_folder(cfg) / f"teacher-seed{job['seed']}.pt"
-    torch.save(model.state_dict(), path)
+    path = save_teacher(cfg, job["seed"], model)
     tokens = b.total_steps * tokens_per_step(cfg)
     return {"loss": mean_loss(model, data.val), "path": path.name, "N": n_params(s),
             "tokens": tokens, "train_flops": tokens * flops_per_token(s)["train"]}
@@ -195,13 +196,36 @@ def train_teacher(cfg, job: dict, device: str = "cpu") -> dict:
 
 def load_teacher(cfg, seed: int, device: str = "cpu") -> torch.nn.Module:
     """The teacher of `seed`, trained by `train_teacher` (an error if it has not been)."""
-    path = teachers_folder(cfg) / f"teacher-seed{seed}.pt"
+    path = teacher_path(cfg, seed)
     if not path.is_file():
         raise FileNotFoundError(f"no teacher for seed {seed} at {path}: run run_teachers(cfg) "
                                 "first")
     model = build_lm(shape(cfg, cfg.teacher_width))
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    load_model(model, path, strict=True)  # every weight present (a tied pair: once)
     return model.to(device).eval()
+
+
+def save_teacher(cfg, seed: int, model: torch.nn.Module) -> Path:
+    """Write the teacher of `seed` to `teacher_path` (safetensors, nothing pickled)."""
+    path = teacher_path(cfg, seed)
+    # save_model, not save_file: it stores a tied lm_head/embedding pair once (save_file refuses
+    # shared tensors), and load_model fills both names from the one kept
+    save_model(model, str(path))
+    return path
+
+
+def teacher_path(cfg, seed: int) -> Path:
+    """The teacher's weights (safetensors). Caches written before this format hold
+    teacher-seed<seed>.pt (pickled): never read; `run_teachers` trains those teachers again."""
+    return teachers_folder(cfg) / f"teacher-seed{seed}.safetensors"
+
+
+def _forget_teachers_without_weights(cfg, jobs: list[dict]) -> None:
+    """Drop the recorded result of every teacher whose weights file is missing (an old cache's
+    .pt, or deleted weights), so `run_jobs` trains it again instead of reading it back."""
+    for job in jobs:
+        if not teacher_path(cfg, job["seed"]).is_file():
+            (teachers_folder(cfg) / f"{job_id(job)}.json").unlink(missing_ok=True)
 
 
 def _curve(history: list[dict]) -> list[dict]:
@@ -268,6 +292,7 @@ def run_teachers(cfg, device="cpu", workers: int = 1) -> pd.DataFrame:
     loss, size, tokens, training FLOPs and the seconds it took."""
     jobs = [{"seed": s} for s in cfg.seed_list]
     _data(cfg)  # tokenizer and caches once, before any worker
+    _forget_teachers_without_weights(cfg, jobs)
     results = run_jobs(train_teacher, cfg, jobs, teachers_folder(cfg), device, workers)
     table = results.table.drop(columns="path")
     return table.assign(seconds=[results.seconds[job_id(job)] for job in jobs])

@@ -2,6 +2,7 @@
 the backend choice with its errors, the runtime estimate, and a tiny real run of
 SmolLM2-135M-Instruct."""
 
+import pandas as pd
 import pytest
 
 from nblib.config import ConfigError, build
@@ -48,9 +49,44 @@ def test_replies_per_item_count_what_is_generated():
 
 
 @pytest.fixture(scope="module")
-def run():
+def checkpoints(tmp_path_factory):
+    """NBLIB_CHECKPOINTS in a temporary folder: seeds are recorded there as they finish."""
+    with pytest.MonkeyPatch.context() as mp:
+        path = tmp_path_factory.mktemp("checkpoints")
+        mp.setenv("NBLIB_CHECKPOINTS", str(path))
+        yield path
+
+
+@pytest.fixture(scope="module")
+def run(checkpoints):
     cfg = build(exp.SycophancyConfig, TINY)
     return cfg, *exp.run_all(cfg, exp.make_backend(cfg))
+
+
+class RefusingBackend:
+    """A chat backend that fails if asked for a reply: proves seeds were read back, not rerun."""
+
+    name = "refusing"
+
+    def reply(self, conversations, max_new_tokens):
+        raise AssertionError("a recorded seed was generated again")
+
+
+def test_recorded_seeds_are_read_back_identically(run):
+    cfg, rows, seconds = run
+    again, seconds_again = exp.run_all(cfg, RefusingBackend())
+    pd.testing.assert_frame_equal(again, rows)
+    assert seconds_again == seconds
+    assert sorted(p.name for p in exp.seeds_folder(cfg).glob("*.json")) == [
+        "seed=0.json", "seed=1.json"]
+
+
+def test_more_seeds_reuse_the_recorded_ones(run):
+    cfg, rows, _ = run
+    one_more = build(exp.SycophancyConfig, {**TINY, "seeds": 3})
+    assert exp.seeds_folder(one_more) == exp.seeds_folder(cfg)
+    other = build(exp.SycophancyConfig, {**TINY, "max_new_tokens": TINY["max_new_tokens"] + 1})
+    assert exp.seeds_folder(other) != exp.seeds_folder(cfg)
 
 
 def test_tiny_real_run(run):

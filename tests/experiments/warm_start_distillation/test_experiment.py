@@ -2,7 +2,11 @@
 cache keys, the timed estimate, and a tiny real grid (teacher, scratch, distilled students) that is
 recorded and resumes."""
 
+import json
+
 import pytest
+import torch
+from safetensors import safe_open
 
 from nblib.config import ConfigError, build, replace, unclassified
 from nblib.experiments.warm_start_distillation import WarmStartConfig
@@ -149,4 +153,39 @@ def test_the_teachers_seed_is_apart_from_the_students(cfg, tmp_path, monkeypatch
     monkeypatch.setattr(ws, "teachers_folder", lambda c: tmp_path)
     ws.train_teacher(cfg, {"seed": 1})
     assert ws.TEACHER_SEED_OFFSET + 1 in seeds and 1 not in seeds
-    assert (tmp_path / "teacher-seed1.pt").is_file()
+    assert (tmp_path / "teacher-seed1.safetensors").is_file()
+
+
+def test_a_saved_teacher_loads_back_bit_identical(cfg, tmp_path, monkeypatch):
+    monkeypatch.setattr(ws, "teachers_folder", lambda c: tmp_path)
+    teacher = ws.build_lm(ws.shape(cfg, cfg.teacher_width), seed=123)  # not load_teacher's init
+    ws.save_teacher(cfg, 0, teacher)
+    saved, loaded = teacher.state_dict(), ws.load_teacher(cfg, 0).state_dict()
+    fresh = ws.build_lm(ws.shape(cfg, cfg.teacher_width)).state_dict()
+    assert any(not torch.equal(fresh[k], saved[k]) for k in saved)  # so the load did something
+    assert saved.keys() == loaded.keys()
+    for k in saved:
+        assert saved[k].dtype == loaded[k].dtype and torch.equal(saved[k], loaded[k]), k
+
+
+def test_a_tied_teacher_is_stored_once_and_loads_tied(cfg, tmp_path, monkeypatch):
+    monkeypatch.setattr(ws, "teachers_folder", lambda c: tmp_path)
+    teacher = ws.build_lm(ws.shape(cfg, cfg.teacher_width), seed=123)
+    assert teacher.lm_head.weight is teacher.get_input_embeddings().weight  # tied: one tensor
+    with safe_open(ws.save_teacher(cfg, 0, teacher), framework="pt") as f:
+        assert len(set(f.keys()) & {"lm_head.weight", "model.embed_tokens.weight"}) == 1
+    loaded = ws.load_teacher(cfg, 0)
+    assert loaded.lm_head.weight is loaded.get_input_embeddings().weight
+    assert torch.equal(loaded.lm_head.weight, teacher.lm_head.weight)
+
+
+def test_an_old_pickled_teacher_is_never_read_but_retrained(cfg, tmp_path, monkeypatch):
+    monkeypatch.setattr(ws, "teachers_folder", lambda c: tmp_path)
+    # an older cache: the teacher's recorded result and its torch.save file (here not even valid)
+    (tmp_path / "teacher-seed0.pt").write_bytes(b"\x80 unpickling this would fail")
+    (tmp_path / "seed=0.json").write_text(json.dumps(
+        {"job": {"seed": 0}, "result": {"loss": 1.0, "path": "teacher-seed0.pt"}, "seconds": 1}))
+    teachers = ws.run_teachers(cfg)
+    assert teachers.loss.iloc[0] != 1.0  # trained again, not read back
+    assert ws.load_teacher(cfg, 0).lm_head.weight.isfinite().all()
+    assert (tmp_path / "teacher-seed0.pt").read_bytes().startswith(b"\x80 unpickling")
