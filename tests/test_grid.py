@@ -128,3 +128,48 @@ def test_run_jobs_passes_config_and_device_and_ticks_the_bar(tmp_path):
                    label=lambda job: f"x={job['x']}")
     assert out.results == [{"value": 3, "device": "cpu"}, {"value": 6, "device": "cpu"}]
     assert bar.n == 2 and sorted(bar.postfix) == ["x=1", "x=2"]
+
+
+GRID_OF_SLEEPERS = """
+import time
+from nblib.train.grid import run_grid
+
+def sleep(job):
+    time.sleep(600)
+    return {}
+
+if __name__ == "__main__":
+    run_grid(sleep, [{"i": 0}, {"i": 1}], FOLDER, workers=2)
+"""
+
+
+def test_a_killed_grid_takes_its_worker_processes_with_it(tmp_path):
+    """A kernel killed mid-grid (SIGKILL: no clean-up runs) must not leave its workers training."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    script = tmp_path / "grid.py"
+    script.write_text(GRID_OF_SLEEPERS.replace("FOLDER", repr(str(tmp_path / "jobs"))))
+    proc = subprocess.Popen([sys.executable, str(script)], start_new_session=True)
+    workers = []
+    try:
+        deadline = time.monotonic() + 120
+        while len(psutil.Process(proc.pid).children(recursive=True)) < 2:
+            assert proc.poll() is None and time.monotonic() < deadline, "no workers started"
+            time.sleep(0.2)
+        workers = psutil.Process(proc.pid).children(recursive=True)
+        os.kill(proc.pid, signal.SIGKILL)  # the parent only, as the OOM killer or a user would
+        proc.wait(timeout=10)
+        gone, alive = psutil.wait_procs(workers, timeout=30)
+        assert alive == [], f"orphaned workers: {[p.pid for p in alive]}"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        for worker in workers:  # survivors of a failed check
+            if worker.is_running():
+                worker.kill()

@@ -16,14 +16,14 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 import pandas as pd
 import torch
 
+from nblib.pool import process_pool
 from nblib.record import write_json_atomic
 
 
@@ -114,7 +114,8 @@ def run_grid(fn: Callable[[dict], dict], jobs: Sequence[dict], folder: str | Pat
             on_result(jobs[i], result)
 
     if workers > 1 and len(todo) > 1:
-        with ProcessPoolExecutor(min(workers, len(todo)), mp_context=get_context("spawn")) as pool:
+        # workers die with this process (a killed kernel does not leave them training orphaned)
+        with process_pool(min(workers, len(todo))) as pool:
             futures = {pool.submit(_timed, fn, jobs[i], 1): i for i in todo}
             try:
                 for future in as_completed(futures):  # record each job the moment it finishes
