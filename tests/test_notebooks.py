@@ -20,8 +20,8 @@ from nblib.stats import LABELS
 
 NOTEBOOKS = list_notebooks()
 IDS = [nb.stem for nb in NOTEBOOKS]
-# a hang guard, not a speed test: a smoke cell takes at most ~40 s on an idle 2-core machine, so a
-# machine many times slower (or busy with other work) still passes; speed lives in benchmarks/
+# a hang guard, not a speed test: the slowest smoke cell took 80 s on an idle 2-core machine (03's
+# grid), so a machine 20 times slower (or busy with other work) still passes; speed: benchmarks/
 CELL_TIMEOUT_S = 1800
 
 
