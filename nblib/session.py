@@ -41,8 +41,8 @@ def setup(cls: type, namespace: Mapping[str, Any], slug: str,
     from nblib import plots
 
     cfg = configure(cls, namespace)
+    threads = set_threads()  # before the record opens: its env names the threads in use
     run_dir = start_run(slug, cfg)
-    threads = set_threads()
     device = pick_device(getattr(cfg, "device", "auto"))
     seed_everything(0)
     plots.set_theme()

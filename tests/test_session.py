@@ -57,6 +57,7 @@ def test_setup_configures_records_and_seeds(nbenv, monkeypatch, capsys):
     assert s.run_dir == nbenv.runs / SLUG / "interactive"
     assert (s.device, s.threads, s.workers) == (torch.device("cpu"), 3, 3)  # 4 workers, 3 threads
     assert torch.get_num_threads() == 3
+    assert json.loads((s.run_dir / "metrics.json").read_text())["env"]["threads"] == 3  # in use
     assert calls == [(s.cfg, s.device, 3)] and s.estimate_s == 123.0
     metrics = json.loads((s.run_dir / "metrics.json").read_text())
     assert metrics["config"]["width"] == 16 and metrics["notebook"] == SLUG
