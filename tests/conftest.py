@@ -76,6 +76,16 @@ def cache(tmp_path_factory):
         yield path
 
 
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    """NBLIB_CHECKPOINTS in a temporary folder, one per test module: recorded jobs and seeds land
+    there, away from the repository's (and are not read back from an earlier session)."""
+    path = tmp_path_factory.mktemp("checkpoints")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NBLIB_CHECKPOINTS", str(path))
+        yield path
+
+
 @pytest.fixture(scope="session")
 def prepared() -> dict[str, float]:
     """The one-time work (the packaged model converted, the notebooks' tokenizers trained and

@@ -49,16 +49,7 @@ def test_replies_per_item_count_what_is_generated():
 
 
 @pytest.fixture(scope="module")
-def checkpoints(tmp_path_factory):
-    """NBLIB_CHECKPOINTS in a temporary folder: seeds are recorded there as they finish."""
-    with pytest.MonkeyPatch.context() as mp:
-        path = tmp_path_factory.mktemp("checkpoints")
-        mp.setenv("NBLIB_CHECKPOINTS", str(path))
-        yield path
-
-
-@pytest.fixture(scope="module")
-def run(checkpoints):
+def run(checkpoints):  # seeds are recorded in the shared temporary NBLIB_CHECKPOINTS
     cfg = build(exp.SycophancyConfig, TINY)
     return cfg, *exp.run_all(cfg, exp.make_backend(cfg))
 
