@@ -1,4 +1,5 @@
-"""nblib.train.objectives: next-token loss, answer masking, the k-shot loss and distillation."""
+"""nblib.train.objectives: next-token loss, answer masking, the k-shot loss, label smoothing and
+distillation."""
 
 import pytest
 import torch
@@ -9,6 +10,7 @@ from nblib.train.objectives import (
     answer_masked_targets,
     distillation_loss,
     kshot_loss,
+    label_smoothed_loss,
     next_token_loss,
 )
 
@@ -97,3 +99,18 @@ def test_teacherless_targets_hide_the_answer_from_the_inputs():
     assert inputs.tolist() == [[5, 6, 4, 4, 4]]  # answer tokens replaced by the dummy
     assert torch.equal(targets, ntp_targets) and targets.tolist() == [[IGNORE, 7, 8, 9, IGNORE]]
     assert torch.equal(ntp_inputs, seqs[:, :-1])
+
+
+def test_label_smoothing_is_cross_entropy_against_a_mixed_target_and_ignores_masked_positions():
+    torch.manual_seed(0)
+    logits, targets = torch.randn(2, 3, 5), torch.randint(0, 5, (2, 3))
+    targets[0, 0] = IGNORE
+    plain = next_token_loss(logits, targets)
+    assert torch.allclose(label_smoothed_loss(logits, targets, 0.0), plain)
+    keep = targets != IGNORE
+    log_p = torch.log_softmax(logits[keep], -1)  # (n, 5)
+    target = 0.7 * F.one_hot(targets[keep], 5) + 0.3 / 5  # (n, 5) the smoothed target
+    expected = -(target * log_p).sum(-1).mean()
+    assert torch.allclose(label_smoothed_loss(logits, targets, 0.3), expected)
+    with pytest.raises(ValueError, match="smoothing=1.0"):
+        label_smoothed_loss(logits, targets, 1.0)

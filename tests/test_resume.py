@@ -1,5 +1,5 @@
 """A default-size training grid killed in the middle restarts where it stopped: notebook 04's
-grid (24 jobs, two worker processes) is SIGKILLed, with its workers, once its first job has
+grid (50 jobs, two worker processes) is SIGKILLed, with its workers, once its first job has
 finished; the rerun redoes no finished job and finds no corrupt record."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from nblib.experiments.kshot_objective import experiment as ex
 from nblib.runner import config_class, find_notebook, parameters_cell
 from nblib.train.grid import job_id, run_jobs
 
-HANG_GUARD_S = 1800  # the first default job takes ~30 s on an idle 2-core machine
+HANG_GUARD_S = 1800  # the first default job takes ~35 s on an idle 2-core machine
 GRID = """
 from nblib.config import build
 from nblib.experiments.kshot_objective import experiment as ex

@@ -1,6 +1,6 @@
 """Training objectives on logits and targets: next-token cross-entropy, the k-shot loss (pass@k
-in training, for notebook 04) and distillation (notebook 01); a target of IGNORE (-100)
-contributes nothing."""
+in training, for notebook 04), label smoothing (04's baseline) and distillation (notebook 01); a
+target of IGNORE (-100) contributes nothing."""
 
 from __future__ import annotations
 
@@ -53,6 +53,17 @@ def kshot_loss(logits: torch.Tensor, targets: torch.Tensor, k: int) -> torch.Ten
         return -log_p.mean()
     log_miss = k * torch.log1p(-log_p.exp().clamp(max=1 - 1e-7))  # log (1 − p)^k
     return -torch.log(-torch.expm1(log_miss)).mean()
+
+
+def label_smoothed_loss(logits: torch.Tensor, targets: torch.Tensor,
+                        smoothing: float) -> torch.Tensor:
+    """Cross-entropy against (1 − smoothing) · one-hot + smoothing · uniform over the vocabulary
+    (Szegedy et al. 2016), averaged over the targets that are not IGNORE; smoothing = 0 is
+    next-token cross-entropy. logits: (batch, seq, vocab); targets: (batch, seq)."""
+    if not 0.0 <= smoothing < 1.0:
+        raise ValueError(f"smoothing={smoothing} must lie in [0, 1)")
+    return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE,
+                           label_smoothing=smoothing)
 
 
 def distillation_loss(logits: torch.Tensor, teacher_logits: torch.Tensor, targets: torch.Tensor,

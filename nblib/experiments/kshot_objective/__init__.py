@@ -15,6 +15,7 @@ from nblib.experiments.kshot_objective.experiment import (
     SLUG,
     TASKS,
     estimate_seconds,
+    eval_steps,
     jobs,
     problems,
     run_all,
@@ -24,23 +25,26 @@ from nblib.models.lm import LMShape
 QUESTION = ("Does training with the k-shot loss −log(1 − (1 − p)^k) trade pass@1 for pass@k? "
             "(Chen et al. 2021, arXiv 2107.03374; Pass@k Training, arXiv 2508.10751; SimKO, "
             "arXiv 2510.14807)")
-FIGURE = "pass_at_k"
-__all__ = ["FIGURE", "QUESTION", "SLUG", "TASKS", "KshotConfig", "estimate_seconds", "jobs",
-           "problems", "run_all"]
+FIGURE = "pareto"
+__all__ = ["FIGURE", "QUESTION", "SLUG", "TASKS", "KshotConfig", "estimate_seconds",
+           "eval_steps", "jobs", "problems", "run_all"]
 
 
 @dataclass(frozen=True)
 class KshotConfig(GridConfig):
     """Parameters of notebook 04 (one field per line of its parameters cell)."""
 
-    seeds: int = param(3, "independent seeds (data split, initialisation, data order) per "
+    seeds: int = param(5, "independent seeds (data split, initialisation, data order) per "
                           "condition", affects="analysis", low=1, high=50)
-    tasks: list[str] = param(["modular", "sibling"], "tasks trained on (the first one is the "
-                             "headline)", affects="grid")
+    tasks: list[str] = param(["modular", "sibling"], "tasks trained on (the first, the headline, "
+                             "must be modular: its pass@k is exact)", affects="grid")
     ks: list[int] = param([1, 4, 16, 64], "k of the training loss −log(1 − (1 − p)^k); 1 is "
                           "next-token CE", affects="grid", item_low=1, item_high=4096)
-    modulus: int = param(23, "modular task: p of a + b mod p", affects="train", low=3, high=1000)
-    train_fraction: float = param(0.4, "modular task: share of the p² pairs trained on",
+    label_smoothing: list[float] = param([0.1, 0.4], "label-smoothed CE baselines of the headline "
+                                         "task: the smoothing of each", affects="grid",
+                                         item_low=0.001, item_high=0.99)
+    modulus: int = param(97, "modular task: p of a + b mod p", affects="train", low=3, high=1000)
+    train_fraction: float = param(0.3, "modular task: share of the p² pairs trained on",
                                   affects="train", low=0.05, high=0.95)
     n_parents: int = param(5, "sibling task: parents", affects="train", low=1, high=1000)
     n_children: int = param(40, "sibling task: children per parent in each of the two sets",
@@ -50,7 +54,7 @@ class KshotConfig(GridConfig):
     d_model: int = param(64, "model width", affects="train", low=8, high=8192)
     n_layers: int = param(2, "transformer blocks", affects="train", low=1, high=64)
     n_heads: int = param(4, "attention heads", affects="train", low=1, high=64)
-    steps: int = param(1200, "optimizer steps per model", affects="train", low=10, high=10**7)
+    steps: int = param(1500, "optimizer steps per model", affects="train", low=10, high=10**7)
     batch_size: int = param(64, "sequences per optimizer step", affects="train", low=1,
                             high=65536)
     lr: float = param(3e-3, "peak learning rate (AdamW, cosine to final_lr_ratio)",
@@ -60,6 +64,9 @@ class KshotConfig(GridConfig):
     warmup_steps: int = param(50, "linear warmup steps", affects="train", low=0, high=10**6)
     final_lr_ratio: float = param(0.1, "learning rate at the end of the cosine, / peak",
                                   affects="train", low=0.0, high=1.0)
+    n_evals: int = param(6, "exact evaluations per model (one-answer task), log-spaced, the last "
+                         "at steps: the early-stopped CE baselines", affects="eval", low=1,
+                         high=100)
     eval_problems: int = param(128, "problems per task and seed that pass@k is measured on",
                                affects="eval", low=2, high=10**6)
     samples: int = param(64, "n: answers sampled per problem at T = 1 (pass@k needs n ≥ k)",
@@ -81,9 +88,18 @@ class KshotConfig(GridConfig):
         if (not self.tasks or any(t not in TASKS for t in self.tasks)
                 or len(set(self.tasks)) < len(self.tasks)):
             raise ConfigError(f"tasks={self.tasks}: use distinct names from {list(TASKS)}")
+        if self.tasks[0] != "modular":
+            raise ConfigError(f"tasks={self.tasks}: the first task is the headline and must be "
+                              "'modular' (the Pareto verdict needs exact pass@k, i.e. one-token "
+                              "answers)")
+        if len(set(self.label_smoothing)) < len(self.label_smoothing):
+            raise ConfigError(f"label_smoothing={self.label_smoothing}: no repeats")
         if 1 not in self.ks or len(self.ks) < 2 or len(set(self.ks)) < len(self.ks):
             raise ConfigError(f"ks={self.ks}: need k = 1 (the NTP baseline) and at least one "
                               "k > 1, no repeats")
+        if not set(self.ks) <= set(self.pass_ks):
+            raise ConfigError(f"ks={self.ks}, pass_ks={self.pass_ks}: every training k must be "
+                              "one of the pass_ks (each model is judged at pass@k of its own k)")
         if max(self.pass_ks) > self.samples or 1 not in self.pass_ks:
             raise ConfigError(f"pass_ks={self.pass_ks}, samples={self.samples}: pass@k needs "
                               "k = 1 and every k ≤ samples (the unbiased estimator never "

@@ -1,6 +1,18 @@
-"""Notebook 04's analysis: pass@k differences between each k-shot objective and next-token CE,
-paired by seed (the same data split, initialisation and data order) and the crossing verdicts;
-then the exact scoring-rule theory (no training, no seeds).
+"""Notebook 04's analysis: the Pareto comparison of each k-shot model against the frontier its
+cross-entropy baselines trace (pass@1 against pass@k, exact, per seed); pass@k differences between
+each k-shot objective and next-token CE, paired by seed (the same data split, initialisation and
+data order), and the gain, cost and crossing verdicts; the mirror-pair leak; then the exact
+scoring-rule theory (no training, no seeds).
+
+The frontier. A baseline point is a cross-entropy model (k = 1) — plain or label-smoothed, at its
+last step or an earlier checkpoint (early stopping) — sampled at any temperature of the grid or
+mixed with a uniform guess at any ε: (pass@1, pass@K) from its exact answer probabilities. Its
+upper-right (Pareto) boundary is joined by straight lines: sampling baseline A with probability λ
+and B otherwise has pass@1 = λ·A + (1 − λ)·B exactly and pass@K at least the same mixture of
+theirs (1 − (1 − p)^K is concave in p), so every point of the line is attainable or beaten. Beyond
+the baselines' best pass@1 no baseline reaches the model's pass@1, and the frontier there is the
+baselines' best pass@K (conservative: the model must beat every baseline at pass@K). A k-shot
+model is above the frontier when its pass@K exceeds the frontier at its own pass@1.
 
 The theory: for a categorical target q, the distribution p* that minimises the expected loss
 E_{y~q}[−log(1 − (1 − p_y)^k)] over the simplex. k = 1 is cross-entropy, a proper scoring rule:
@@ -18,7 +30,12 @@ import pandas as pd
 import torch
 from scipy import optimize
 
-from nblib.stats import LABELS, Estimate, Verdict, mean_ci_table, paired, verdict
+from nblib.stats import LABELS, Estimate, Verdict, mean_ci_table, paired, paired_any, verdict
+
+# baseline families of the frontier (all together: "all baselines")
+FAMILIES = ("CE, sampling temperature", "CE, mixed with a uniform guess",
+            "early-stopped CE (any T or ε)", "label-smoothed CE (any T or ε)")
+ALL = "all baselines"
 
 
 def at_t1(curves: pd.DataFrame) -> pd.DataFrame:
@@ -105,6 +122,132 @@ def temperature_verdict(curves: pd.DataFrame, task: str, k: int) -> Verdict | No
                    {"ntp_temperature": float(best)})
 
 
+def trade_verdicts(curves: pd.DataFrame, task: str, k: int) -> dict[str, Verdict]:
+    """The two halves of "trades pass@1 for pass@k", each its own claim (paired by seed, T = 1):
+    the k-shot model's pass@max is higher than CE's (gain), and its pass@1 is lower (cost)."""
+    c = at_t1(curves)
+    big = int(c.pass_k.max())
+    return {"gain": verdict(f"{task}: the k={k} model's pass@{big} is higher than next-token "
+                            "CE's", delta(c, task, k, big), 0.0, ">"),
+            "cost": verdict(f"{task}: the k={k} model's pass@1 is lower than next-token CE's",
+                            delta(c, task, k, 1), 0.0, "<")}
+
+
+# --- the Pareto comparison (one-answer task, exact pass@k) ---------------------------------------
+def points(trajectory: pd.DataFrame, pass_k: int) -> pd.DataFrame:
+    """One row per model, seed, checkpoint and transform: columns pass1 and passK (exact), the
+    model's kind ("kshot" or a baseline family of FAMILIES) and whether it is its last step."""
+    keys = ["task", "model", "k", "smoothing", "seed", "step", "sampling", "setting"]
+    rows = trajectory[trajectory.pass_k.isin([1, pass_k])]
+    wide = rows.pivot_table(index=keys, columns="pass_k", values="pass").reset_index()
+    wide = wide.rename(columns={1: "pass1"})
+    wide["passK"] = wide["pass1"] if pass_k == 1 else wide.pop(pass_k)
+    last = wide.groupby(["task", "model", "seed"]).step.transform("max")
+    wide["last"] = wide.step == last
+    kind = np.where(wide.smoothing > 0, FAMILIES[3],
+                    np.where(~wide["last"], FAMILIES[2],
+                             np.where(wide["sampling"] == "temperature", FAMILIES[0], FAMILIES[1])))
+    wide["kind"] = np.where((wide.k > 1), "kshot", kind)
+    return wide
+
+
+def pareto_boundary(x, y) -> tuple[np.ndarray, np.ndarray]:
+    """The points no other point beats on both x and y, sorted by x ascending (y descending)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    order = np.lexsort((-y, -x))  # x descending, ties: y descending
+    keep, best = [], -np.inf
+    for i in order:
+        if y[i] > best:
+            keep.append(i)
+            best = y[i]
+    keep = keep[::-1]
+    return x[keep], y[keep]
+
+
+def frontier_at(x, y, x0: float) -> float:
+    """The baselines' frontier at pass@1 = x0: linear between Pareto points (attainable by
+    mixing two baselines); the best y of all outside them (below the smallest x, and beyond the
+    largest x, where no baseline reaches x0)."""
+    xs, ys = pareto_boundary(x, y)
+    if len(xs) == 0:
+        raise ValueError("no baseline points to trace a frontier")
+    return float(np.interp(x0, xs, ys, right=ys[0]))  # ys[0]: the boundary's largest y
+
+
+def frontier_gaps(trajectory: pd.DataFrame, task: str, k: int, pass_k: int,
+                  family: str = ALL) -> pd.DataFrame:
+    """Per seed: the k-shot model's last-step (pass@1, pass@pass_k) at T = 1, the frontier of
+    that seed's baselines (`family`, or every baseline) at its pass@1, and the gap above it."""
+    pts = points(trajectory[trajectory.task == task], pass_k)
+    rows = []
+    for seed, g in pts.groupby("seed"):
+        me = g[(g.k == k) & (g.kind == "kshot") & g["last"] & (g.sampling == "temperature")
+               & np.isclose(g.setting, 1.0)]
+        base = g[g.kind != "kshot"] if family == ALL else g[g.kind == family]
+        if len(me) != 1 or base.empty:
+            raise ValueError(f"task={task!r}, k={k}, seed={seed}, family={family!r}: need the "
+                             f"k-shot model's last step at T = 1 and some baselines")
+        x, y = float(me.pass1.iloc[0]), float(me.passK.iloc[0])
+        edge = frontier_at(base.pass1, base.passK, x)
+        rows.append({"seed": seed, "pass1": x, "passK": y, "frontier": edge, "gap": y - edge,
+                     "beyond_best_pass1": x > base.pass1.max()})
+    return pd.DataFrame(rows)
+
+
+def pareto_verdict(trajectory: pd.DataFrame, task: str, k: int, pass_k: int) -> Verdict:
+    """Is the k-shot model above the frontier of every CE baseline? The gap pass@pass_k − frontier
+    at its own pass@1, per seed (paired t interval over seeds); per-family gaps in the details."""
+    gaps = frontier_gaps(trajectory, task, k, pass_k)
+    est = paired_any(gaps.passK.to_numpy(), gaps.frontier.to_numpy())
+    by_family = {f: paired_any(*frontier_gaps(trajectory, task, k, pass_k, f)[["passK", "frontier"]]
+                               .to_numpy().T) for f in FAMILIES if f in _kinds(trajectory, task)}
+    claim = (f"{task}: the k={k} model's pass@{pass_k} lies above the frontier that next-token "
+             f"CE traces in (pass@1, pass@{pass_k}) under sampling temperature, a uniform-guess "
+             "mixture, early stopping and label smoothing")
+    return verdict(claim, est, 0.0, ">",
+                   {"pass_at_1": float(gaps.pass1.mean()), f"pass_at_{pass_k}":
+                    float(gaps.passK.mean()), "frontier": float(gaps.frontier.mean()),
+                    "gap_by_family": by_family,
+                    "seeds_beyond_best_baseline_pass1": int(gaps.beyond_best_pass1.sum()),
+                    "rule": "frontier: straight lines between the baselines' Pareto points; "
+                            "beyond their best pass@1, their best pass@K"})
+
+
+def _kinds(trajectory: pd.DataFrame, task: str) -> set[str]:
+    return set(points(trajectory[trajectory.task == task], 1).kind)
+
+
+def gap_table(trajectory: pd.DataFrame, task: str, ks, pass_ks) -> pd.DataFrame:
+    """Every k-shot model k > 1 and pass k: its gap above each baseline family's frontier and
+    above all of them (mean and paired 95% interval over seeds)."""
+    kinds, rows = _kinds(trajectory, task), []
+    for k in sorted(set(ks) - {1}):
+        for kk in pass_ks:
+            for family in [*[f for f in FAMILIES if f in kinds], ALL]:
+                g = frontier_gaps(trajectory, task, k, kk, family)
+                e = paired_any(g.passK.to_numpy(), g.frontier.to_numpy())
+                rows.append({"task": task, "k": k, "pass_k": kk, "baselines": family,
+                             "gap": e.value, "low": e.low, "high": e.high})
+    return pd.DataFrame(rows)
+
+
+def mirror_leak(per_problem: pd.DataFrame, task: str = "modular") -> pd.DataFrame:
+    """Exact pass@1 on held-out pairs a + b whose mirror b + a was trained, minus on those whose
+    mirror was not, per training k (paired by seed): is a model's held-out accuracy commutativity
+    applied to memorised pairs?"""
+    rows = per_problem[(per_problem.task == task) & per_problem.mirrored.notna()]
+    out = []
+    for k, g in rows.groupby("k"):
+        by = g.assign(mirrored=g.mirrored.astype(bool)).groupby(["seed", "mirrored"]).p_correct
+        wide = by.mean().unstack("mirrored").reindex(columns=[True, False]).dropna()  # seeds
+        e = paired_any(wide[True].to_numpy(), wide[False].to_numpy())
+        out.append({"task": task, "k": k, "mirrored": float(wide[True].mean()),
+                    "not_mirrored": float(wide[False].mean()), "difference": e.value,
+                    "low": e.low, "high": e.high, "share_mirrored":
+                    float(g[g.seed == g.seed.min()].mirrored.astype(bool).mean())})
+    return pd.DataFrame(out)
+
+
 def calibration(per_problem: pd.DataFrame) -> pd.DataFrame:
     """One-answer tasks: mean top-1 probability minus the argmax's accuracy, per task, k and seed
     (> 0: over-confident, < 0: under-confident)."""
@@ -130,12 +273,19 @@ def summary(curves: pd.DataFrame, per_problem: pd.DataFrame) -> pd.DataFrame:
     return table.groupby(["task", "k"]).mean()
 
 
-def decide(curves: pd.DataFrame, tasks: list[str], ks: list[int]) -> dict[str, Verdict]:
-    """The headline (the curves cross on the first task, for the largest k) and the same question
-    for every task and k > 1, plus the k-shot model against a hotter NTP model."""
+def decide(curves: pd.DataFrame, trajectory: pd.DataFrame, tasks: list[str],
+           ks: list[int]) -> dict[str, Verdict]:
+    """The headline: the largest-k model above the CE baselines' frontier at pass@k for its own
+    k, on the first (one-answer) task; the same for every k > 1; then per task, the gain at
+    pass@max and the cost at pass@1 as separate claims, the crossing (both at once) for every
+    k > 1, and the k-shot model against a hotter NTP model."""
     top = max(ks)
-    out = {"crossing": crossing_verdict(curves, tasks[0], top)}
+    out = {"above_frontier": pareto_verdict(trajectory, tasks[0], top, top)}
+    for k in sorted(set(ks) - {1, top}):
+        out[f"above_frontier_k{k}"] = pareto_verdict(trajectory, tasks[0], k, k)
     for task in tasks:
+        for name, v in trade_verdicts(curves, task, top).items():
+            out[f"{name}_{task}"] = v
         for k in sorted(set(ks) - {1}):
             out[f"crossing_{task}_k{k}"] = crossing_verdict(curves, task, k)
         hotter = temperature_verdict(curves, task, top)
@@ -152,17 +302,21 @@ def monotone_in_k(curves: pd.DataFrame) -> bool:
 
 
 def invariants(curves: pd.DataFrame, theory_table: pd.DataFrame, eval_problems: int,
-               samples: int) -> dict[str, bool]:
+               samples: int, trajectory: pd.DataFrame | None = None) -> dict[str, bool]:
     """What must hold at any scale: finite training losses; pass@k in [0, 1] and monotone in k;
-    on the one-answer task the sampled pass@1 within 5 binomial standard errors of the exact one;
-    in the scoring-rule analysis k = 1 returns q, every k > 1 beats q on its own objective, and
-    the minimiser keeps q's order and is stationary."""
+    on the one-answer task the sampled pass@1 within 5 binomial standard errors of the exact one,
+    and the exact evaluations (trajectory) in [0, 1], monotone in k, the same at T = 1 and ε = 0,
+    at chance for ε = 1 and, at the last step, equal to the sampled evaluation's exact pass@k; in
+    the scoring-rule analysis k = 1 returns q, every k > 1 beats q on its own objective, and the
+    minimiser keeps q's order and is stationary."""
     exact = at_t1(curves).dropna(subset=["pass_exact"])
     first = exact[exact.pass_k == 1]
     tolerance = 5 * np.sqrt(0.25 / (eval_problems * samples))
     k1, kk = theory_table[theory_table.k == 1], theory_table[theory_table.k > 1]
     in_range = curves["pass"].between(0, 1).all() and curves["pass_valid"].between(0, 1).all()
+    checks = {} if trajectory is None else trajectory_invariants(trajectory, curves)
     return {
+        **checks,
         "training_losses_finite": bool(np.isfinite(curves.final_loss.astype(float)).all()),
         "pass_at_k_in_range": bool(in_range),
         "pass_at_k_monotone_in_k": monotone_in_k(curves),
@@ -173,6 +327,33 @@ def invariants(curves: pd.DataFrame, theory_table: pd.DataFrame, eval_problems: 
         "minimiser_keeps_order_and_is_stationary": bool(
             theory_table.order_kept.all() and (theory_table.stationarity_spread < 1e-4).all()),
     }
+
+
+def trajectory_invariants(trajectory: pd.DataFrame, curves: pd.DataFrame) -> dict[str, bool]:
+    """The exact evaluations agree with themselves and with the sampled run's exact pass@k."""
+    t = trajectory
+    keys = ["task", "model", "seed", "step", "pass_k"]
+    plain = t[(t.sampling == "temperature") & np.isclose(t.setting, 1.0)].set_index(keys)["pass"]
+    unmixed = t[(t.sampling == "mixture") & np.isclose(t.setting, 0.0)].set_index(keys)["pass"]
+    uniform = t[(t.sampling == "mixture") & np.isclose(t.setting, 1.0)]
+    chance = at_t1(curves).groupby(["task", "pass_k"]).pass_chance.first()
+    at_chance = uniform.join(chance, on=["task", "pass_k"])
+    last = plain.reset_index()
+    last = last[last.step == last.groupby(["task", "model", "seed"]).step.transform("max")]
+    sampled = at_t1(curves).dropna(subset=["pass_exact"]).assign(model=lambda d: "k=" +
+                                                                  d.k.astype(str))
+    both = last.merge(sampled, on=["task", "model", "seed", "pass_k"], suffixes=("", "_run"))
+    ordered = t.sort_values("pass_k").groupby(["task", "model", "seed", "step", "sampling",
+                                              "setting"])["pass"]
+    return {"exact_pass_at_k_in_range": bool(t["pass"].between(0, 1).all()),
+            "exact_pass_at_k_monotone_in_k": bool(ordered.apply(
+                lambda x: bool(np.all(np.diff(x.to_numpy()) >= -1e-12))).all()),
+            "t1_equals_no_mixture": bool(np.allclose(plain.sort_index(),
+                                                     unmixed.reindex(plain.index).sort_index())),
+            "full_mixture_is_chance": bool(np.allclose(at_chance["pass"],
+                                                       at_chance.pass_chance)),
+            "last_checkpoint_is_the_sampled_model": bool(
+                len(both) > 0 and np.allclose(both["pass"], both.pass_exact, atol=1e-6))}
 
 
 # --- the exact scoring-rule theory ----------------------------------------------------------------

@@ -10,12 +10,17 @@ import pandas as pd
 import seaborn as sns
 
 from nblib.experiments.kshot_objective.analysis import (
+    ALL,
+    FAMILIES,
     at_t1,
     mean_curves,
     minimiser_table,
+    pareto_boundary,
+    points,
     temperature_scaled,
 )
 from nblib.plots import mean_band
+from nblib.stats import mean_ci_any
 
 TITLES = {"modular": "modular addition (one answer, held-out problems)",
           "sibling": "sibling discovery (new valid triplets)"}
@@ -35,7 +40,7 @@ def _log2_axis(ax, ks) -> None:
 def plot_pass_curves(curves: pd.DataFrame, metric: str = "pass", metric_label: str = "pass@k"):
     """pass@k against k (log x) per task, one curve per training objective: the mean over seeds
     with its Student-t 95% band clipped to [0, 1]; dotted: next-token CE sampled at the extra
-    temperatures (means only)."""
+    temperatures (means only); dashed black: a blind uniform guess (chance)."""
     tasks = list(dict.fromkeys(curves.task))
     colours = _k_colours(curves.k.unique())
     hot = mean_curves(curves[curves.temperature != 1.0], metric)
@@ -49,6 +54,9 @@ def plot_pass_curves(curves: pd.DataFrame, metric: str = "pass", metric_label: s
         for temp, g in hot[hot.task == task].groupby("temperature"):
             g = g.sort_values("pass_k")
             ax.plot(g.pass_k, g["mean"], lw=1.2, ls=":", color="grey", label=f"CE at T = {temp:g}")
+        chance = rows.groupby("pass_k").pass_chance.mean()
+        ax.plot(chance.index, chance.to_numpy(), lw=1.4, ls="--", color="black",
+                label="uniform guess (chance)")
         _log2_axis(ax, sorted(rows.pass_k.unique()))
         ax.set(ylim=(0, 1.02), xlabel="k (samples per problem)", ylabel=metric_label,
                title=TITLES.get(task, task))
@@ -135,3 +143,75 @@ def explore_theory(cfg) -> pd.DataFrame:
     plt.show()
     plt.close(fig)
     return table
+
+
+FAMILY_STYLE = {FAMILIES[0]: dict(color="tab:blue", ls="-", lw=1.4),
+                FAMILIES[1]: dict(color="tab:orange", ls="-", lw=1.4),
+                FAMILIES[2]: dict(color="tab:green", marker="s", ms=4, ls=":", lw=1),
+                FAMILIES[3]: dict(color="tab:purple", marker="D", ms=4, ls="none")}
+
+
+def _mean_points(pts: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    return pts.groupby(by, sort=True)[["pass1", "passK"]].mean().reset_index()
+
+
+def plot_pareto(trajectory: pd.DataFrame, task: str, pass_k: int):
+    """pass@pass_k against pass@1 (exact, mean over seeds): the CE model's temperature curve and
+    its mixture with a uniform guess (ε from 0 at CE to 1 at chance), the CE model's earlier
+    checkpoints and the label-smoothed models at T = 1; the frontier of all baselines (black,
+    from the seed means); each k-shot model at its last step with Student-t 95% intervals over
+    seeds on both axes (clipped to [0, 1]), and its path over training (thin)."""
+    pts = points(trajectory[trajectory.task == task], pass_k)
+    base, mine = pts[pts.kind != "kshot"], pts[pts.kind == "kshot"]
+    t1 = np.isclose(pts.setting, 1.0) & (pts.sampling == "temperature")
+    fig, ax = plt.subplots(figsize=(7.2, 5.2))
+    curve = _mean_points(base[base.kind == FAMILIES[0]], ["setting"])
+    ax.plot(curve.pass1, curve.passK, label="CE, sampling temperature T",
+            **FAMILY_STYLE[FAMILIES[0]])
+    for t in (0.5, 2.0, 4.0):
+        row = curve[np.isclose(curve.setting, t)]
+        if len(row):
+            ax.annotate(f"T={t:g}", (row.pass1.iloc[0], row.passK.iloc[0]), fontsize=7,
+                        xytext=(4, -8), textcoords="offset points", color="tab:blue")
+    curve = _mean_points(base[base.kind == FAMILIES[1]], ["setting"])
+    ax.plot(curve.pass1, curve.passK, label="CE mixed with a uniform guess (ε)",
+            **FAMILY_STYLE[FAMILIES[1]])
+    for eps in (0.5, 0.9):
+        row = curve[np.isclose(curve.setting, eps)]
+        if len(row):
+            ax.annotate(f"ε={eps:g}", (row.pass1.iloc[0], row.passK.iloc[0]), fontsize=7,
+                        xytext=(4, 4), textcoords="offset points", color="tab:orange")
+    chance = curve[np.isclose(curve.setting, 1.0)]
+    ax.plot(chance.pass1, chance.passK, marker="*", ms=12, color="black", ls="none",
+            label="uniform guess (chance, ε = 1)", zorder=6)
+    early = _mean_points(base[(base.kind == FAMILIES[2]) & t1[base.index]], ["step"])
+    ax.plot(early.pass1, early.passK, label="CE, earlier checkpoints (T = 1)",
+            **FAMILY_STYLE[FAMILIES[2]])
+    smooth = _mean_points(base[(base.kind == FAMILIES[3]) & t1[base.index] & base["last"]],
+                          ["smoothing"])
+    ax.plot(smooth.pass1, smooth.passK, label="label-smoothed CE (T = 1)",
+            **FAMILY_STYLE[FAMILIES[3]])
+    for _, row in smooth.iterrows():
+        ax.annotate(f"α={row.smoothing:g}", (row.pass1, row.passK), fontsize=7, xytext=(4, 4),
+                    textcoords="offset points", color="tab:purple")
+    every = _mean_points(base, ["model", "step", "sampling", "setting"])
+    xs, ys = pareto_boundary(every.pass1, every.passK)
+    ax.plot(np.r_[0, xs, xs[-1]], np.r_[ys[0], ys, 0], color="black", lw=1, ls="--",
+            label=f"frontier of {ALL} (seed means)")
+    colours = _k_colours([1, *mine.k.unique()])
+    for k, g in mine.groupby("k"):
+        g = g[t1[g.index]]
+        path = _mean_points(g, ["step"])
+        ax.plot(path.pass1, path.passK, color=colours[k], lw=0.8, alpha=0.6)
+        last = g[g["last"]]
+        x, y = mean_ci_any(last.pass1), mean_ci_any(last.passK)
+        (xl, xh), (yl, yh) = np.clip([x.low, x.high], 0, 1), np.clip([y.low, y.high], 0, 1)
+        ax.errorbar([x.value], [y.value], xerr=[[x.value - xl], [xh - x.value]],
+                    yerr=[[y.value - yl], [yh - y.value]], marker="o", ms=7, capsize=3,
+                    color=colours[k], label=f"k-shot loss, k = {k}", zorder=5)
+    ax.set_xlim(left=0)
+    ax.set(ylim=(0, 1.02), xlabel="pass@1 (exact)",
+           ylabel=f"pass@{pass_k} (exact)",
+           title=f"{TITLES.get(task, task)}: pass@1 against pass@{pass_k}")
+    ax.legend(fontsize=7, loc="lower right")
+    return fig

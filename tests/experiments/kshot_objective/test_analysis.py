@@ -1,6 +1,8 @@
 """nblib.experiments.kshot_objective.analysis: the verdicts on synthetic pass@k curves with known
 answers (a sharp model against a spread one: the curves cross; two identical models: no
-difference; a uniformly better one: no crossing), and the exact theory: the minimiser of the
+difference; a uniformly better one: no crossing), the Pareto frontier of the CE baselines on
+synthetic trajectories (a model the baselines reproduce is not above it; a better one is), the
+mirror-pair leak, and the exact theory: the minimiser of the
 expected k-shot loss is q for k = 1 (a proper scoring rule), flatter than q for k > 1 (improper,
 under-confident, order kept), satisfies its stationarity condition, and is not a temperature
 scaling of q."""
@@ -12,7 +14,7 @@ import torch
 from nblib.experiments.kshot_objective import analysis
 from nblib.train.objectives import kshot_loss
 
-from .conftest import PASS_KS
+from .conftest import PASS_KS, VOCAB, kind_p
 
 
 def test_crossing_curves_are_supported(synthetic):
@@ -36,15 +38,76 @@ def test_uniformly_better_model_does_not_cross(synthetic):
     assert v.label == "NOT SUPPORTED" and v.details["pass_at_1_delta"].low > 0
 
 
-def test_decide_covers_every_task_and_k_and_the_hotter_baseline(synthetic):
+def test_decide_covers_every_task_and_k_and_the_hotter_baseline(synthetic, trajectory):
     curves, _ = synthetic({1: "sharp", 4: "spread", 16: "spread"}, tasks=("modular", "sibling"))
-    verdicts = analysis.decide(curves, ["modular", "sibling"], [1, 4, 16])
-    assert set(verdicts) == {"crossing", "crossing_modular_k4", "crossing_modular_k16",
+    traj = trajectory({"k=1": (1, 0.0, kind_p("sharp")), "k=4": (4, 0.0, kind_p("spread")),
+                       "k=16": (16, 0.0, kind_p("spread"))})
+    verdicts = analysis.decide(curves, traj, ["modular", "sibling"], [1, 4, 16])
+    assert set(verdicts) == {"above_frontier", "above_frontier_k4", "gain_modular",
+                             "cost_modular", "gain_sibling", "cost_sibling",
+                             "crossing_modular_k4", "crossing_modular_k16",
                              "crossing_sibling_k4", "crossing_sibling_k16",
                              "beats_hotter_ntp_modular", "beats_hotter_ntp_sibling"}
-    head = verdicts["crossing"]
-    assert head.claim.startswith("modular") and head.label == "SUPPORTED"
+    head = verdicts["above_frontier"]
+    assert head.claim.startswith("modular: the k=16 model's pass@16")
+    assert verdicts["gain_modular"].label == verdicts["cost_modular"].label == "SUPPORTED"
     assert verdicts["beats_hotter_ntp_modular"].details["ntp_temperature"] == 2.0
+
+
+def test_pareto_boundary_and_frontier_interpolate_between_undominated_points():
+    x, y = [0.1, 0.5, 0.3, 0.9, 0.5], [0.9, 0.5, 0.4, 0.2, 0.45]
+    xs, ys = analysis.pareto_boundary(x, y)
+    assert xs.tolist() == [0.1, 0.5, 0.9] and ys.tolist() == [0.9, 0.5, 0.2]
+    assert analysis.frontier_at(x, y, 0.3) == pytest.approx(0.7)  # halfway along a mixture
+    assert analysis.frontier_at(x, y, 0.0) == 0.9  # beyond every baseline's pass@1: their best
+    assert analysis.frontier_at(x, y, 0.9) == 0.2 and analysis.frontier_at(x, y, 0.95) == 0.9
+    with pytest.raises(ValueError, match="no baseline"):
+        analysis.frontier_at([], [], 0.5)
+
+
+def _mixed(kind: str, weight: float):
+    """weight·p + half a chance: at weight 0.5 exactly the ε = 0.5 mixture of `kind` with a
+    uniform guess; below 0.5 the rest of the mass goes to wrong answers."""
+    return lambda seed, w=weight: w * kind_p(kind)(seed) + 0.5 / VOCAB
+
+
+def test_a_model_the_baselines_reproduce_is_on_the_frontier_and_a_worse_one_below(trajectory):
+    ce = {"k=1": (1, 0.0, kind_p("sharp"))}
+    on = trajectory({**ce, "k=16": (16, 0.0, _mixed("sharp", 0.5))})  # CE mixed at ε = 0.5
+    gaps = analysis.frontier_gaps(on, "modular", 16, 16)
+    assert np.allclose(gaps.gap, 0, atol=1e-9)
+    below = trajectory({**ce, "k=16": (16, 0.0, _mixed("sharp", 0.4))})  # mass lost to errors
+    v = analysis.pareto_verdict(below, "modular", 16, 16)
+    assert v.label == "NOT SUPPORTED" and v.estimate.high < 0
+    assert set(v.details["gap_by_family"]) == {analysis.FAMILIES[0], analysis.FAMILIES[1],
+                                               analysis.FAMILIES[2]}
+
+
+def test_a_model_better_at_both_ends_is_above_every_frontier(trajectory):
+    traj = trajectory({"k=1": (1, 0.0, kind_p("sharp")), "LS 0.1": (1, 0.1, kind_p("spread")),
+                       "k=16": (16, 0.0, kind_p("better"))})
+    v = analysis.pareto_verdict(traj, "modular", 16, 2)  # at pass@16 every model is near 1
+    assert v.label == "SUPPORTED" and v.details["seeds_beyond_best_baseline_pass1"] == 4
+    table = analysis.gap_table(traj, "modular", [1, 16], [1, 2])
+    assert set(table.baselines) == {*analysis.FAMILIES, analysis.ALL}
+    assert (table.gap > 0).all()
+    # the frontier of all baselines is at least each family's: its gap is the smallest
+    per = table[table.pass_k == 2].set_index("baselines").gap
+    assert per[analysis.ALL] == pytest.approx(per.min())
+
+
+def test_mirror_leak_is_the_pass_at_1_gap_between_mirrored_and_other_pairs():
+    import pandas as pd
+
+    rows = [{"task": "modular", "k": 1, "seed": s, "problem": i, "mirrored": i % 2 == 0,
+             "p_correct": 0.9 if i % 2 == 0 else 0.1 + 0.01 * s} for s in range(3)
+            for i in range(10)]
+    rows += [{"task": "sibling", "k": 1, "seed": 0, "problem": 0, "mirrored": None,
+              "p_correct": None}]
+    table = analysis.mirror_leak(pd.DataFrame(rows))
+    row = table.iloc[0]
+    assert len(table) == 1 and row.share_mirrored == 0.5
+    assert row.difference == pytest.approx(0.79) and row.low < 0.79 < row.high
 
 
 def test_deltas_means_summary_and_calibration(synthetic):

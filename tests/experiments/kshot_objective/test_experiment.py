@@ -20,9 +20,12 @@ from .conftest import TINY
 @pytest.mark.parametrize("change, message", [
     (dict(ks=[4, 16]), "need k = 1"),
     (dict(ks=[1, 1]), "no repeats"),
-    (dict(pass_ks=[1, 16]), "every k ≤ samples"),
-    (dict(pass_ks=[2, 4]), "needs k = 1"),
+    (dict(pass_ks=[1, 4, 16]), "every k ≤ samples"),
+    (dict(pass_ks=[1, 2, 8]), "its own k"),
     (dict(tasks=["modular", "circle"]), "tasks="),
+    (dict(tasks=["sibling", "modular"]), "must be 'modular'"),
+    (dict(label_smoothing=[0.1, 0.1]), "no repeats"),
+    (dict(label_smoothing=[1.0]), "label_smoothing"),
     (dict(sibling_train=5 * 4 * 4), "nothing is left to discover"),
     (dict(warmup_steps=30), "warmup_steps=30"),
     (dict(theory_ks=[2, 4]), "theory_ks"),
@@ -117,7 +120,7 @@ def test_final_lr_ratio_is_where_the_cosine_ends(cfg):
 
 
 def test_runs_are_keyed_by_what_shapes_the_results(cfg):
-    same = replace(cfg, seeds=3, first_seed=2, ks=[1, 16], theory_zipf=[2.0], workers=2)
+    same = replace(cfg, seeds=3, first_seed=2, ks=[1, 8], theory_zipf=[2.0], workers=2)
     assert ex.runs_folder(cfg) == ex.runs_folder(same)
     for change in (dict(steps=40), dict(samples=16), dict(final_lr_ratio=0.2)):
         assert ex.runs_folder(cfg) != ex.runs_folder(replace(cfg, **change))
@@ -130,9 +133,17 @@ def test_jobs_follow_the_seed_list(cfg):
 
 def test_tiny_grid_trains_evaluates_records_and_resumes(cfg, tmp_path, monkeypatch):
     monkeypatch.setattr(ex, "runs_folder", lambda c: tmp_path)
-    curves, per_problem, seconds = ko.run_all(cfg, workers=1)
-    n_jobs = len(cfg.tasks) * len(cfg.ks) * cfg.seeds
-    assert len(list(tmp_path.glob("*.json"))) == n_jobs and len(seconds) == n_jobs
+    curves, per_problem, trajectory, seconds = ko.run_all(cfg, workers=1)
+    n_jobs = len(cfg.tasks) * len(cfg.ks) * cfg.seeds  # k-shot models
+    n_smoothed = len(cfg.label_smoothing) * cfg.seeds  # label-smoothed CE, modular only
+    assert len(list(tmp_path.glob("*.json"))) == n_jobs + n_smoothed
+    assert len(seconds) == n_jobs + n_smoothed
+    # every modular model, exactly at every checkpoint, under every temperature and mixture
+    n_rows = len(ex.FRONTIER_TEMPERATURES) + len(ex.FRONTIER_MIXTURES)
+    n_modular = len(cfg.ks) * cfg.seeds + n_smoothed
+    assert len(trajectory) == n_modular * len(ko.eval_steps(cfg)) * n_rows * len(cfg.pass_ks)
+    assert set(trajectory.task) == {"modular"} and trajectory["pass"].between(0, 1).all()
+    assert set(trajectory.model) == {"k=1", "k=4", *(f"LS {a:g}" for a in cfg.label_smoothing)}
     t1 = curves[curves.temperature == 1.0]
     assert len(t1) == n_jobs * len(cfg.pass_ks) and curves["pass"].between(0, 1).all()
     # the extra temperature is sampled for the k = 1 models only
@@ -143,8 +154,26 @@ def test_tiny_grid_trains_evaluates_records_and_resumes(cfg, tmp_path, monkeypat
     assert np.isfinite(modular.pass_exact).all()
     assert t1[t1.task == "sibling"].pass_exact.isna().all()
     assert per_problem[per_problem.task == "modular"].top1_correct.notna().all()
-    again, per_again, seconds_again = ko.run_all(cfg, workers=1)  # loaded, not retrained
-    assert again.equals(curves) and seconds_again == seconds
+    assert per_problem[per_problem.task == "modular"].mirrored.notna().all()
+    again, _, traj_again, seconds_again = ko.run_all(cfg, workers=1)  # loaded, not retrained
+    assert again.equals(curves) and traj_again.equals(trajectory) and seconds_again == seconds
+
+
+def test_label_smoothing_is_a_cross_entropy_baseline_only():
+    assert ex.objective(4).keywords == {"k": 4}
+    assert ex.objective(1, 0.2).keywords == {"smoothing": 0.2}
+    with pytest.raises(ValueError, match="cross-entropy"):
+        ex.objective(4, 0.2)
+
+
+def test_modular_chance_and_mirror_flags(cfg):
+    probs = ko.problems(cfg, "modular", seed=0)
+    assert np.allclose(probs.chance, 1 / cfg.modulus)
+    trained = {tuple(r) for r in probs.sequences[:, [0, 2]].tolist()}
+    flags = [(b, a) in trained for a, _, b, _ in probs.prompts.tolist()]
+    assert probs.mirrored.tolist() == flags
+    sib = ko.problems(cfg, "sibling", seed=0)
+    assert sib.mirrored is None and (0 < sib.chance).all() and (sib.chance <= 1).all()
 
 
 def test_runtime_estimate_is_timed_and_positive(cfg):

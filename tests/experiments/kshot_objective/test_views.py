@@ -38,6 +38,29 @@ def test_pass_at_k_bands_never_leave_the_unit_interval(synthetic):
     plt.close(fig)
 
 
+def test_pareto_figure_draws_every_baseline_family_the_frontier_and_chance(trajectory):
+    from .conftest import kind_p
+
+    traj = trajectory({"k=1": (1, 0.0, kind_p("sharp")), "LS 0.1": (1, 0.1, kind_p("spread")),
+                       "k=16": (16, 0.0, kind_p("spread"))}, seeds=3)
+    fig = views.plot_pareto(traj, "modular", 16)
+    ax = fig.axes[0]
+    labels = ax.get_legend_handles_labels()[1]
+    assert {"CE, sampling temperature T", "CE mixed with a uniform guess (ε)",
+            "CE, earlier checkpoints (T = 1)", "label-smoothed CE (T = 1)",
+            "uniform guess (chance, ε = 1)", "k-shot loss, k = 16"} <= set(labels)
+    assert ax.get_xlabel() == "pass@1 (exact)" and ax.get_ylabel() == "pass@16 (exact)"
+    plt.close(fig)
+
+
+def test_pass_curves_draw_chance(synthetic):
+    curves, _ = synthetic({1: "sharp", 16: "spread"}, seeds=2)
+    fig = views.plot_pass_curves(curves)
+    line = next(x for x in fig.axes[0].lines if x.get_label() == "uniform guess (chance)")
+    assert np.allclose(line.get_ydata(), 1 - 0.9 ** np.asarray(line.get_xdata(), float))
+    plt.close(fig)
+
+
 def test_theory_form_draws_without_training():
     cfg = build(ko.KshotConfig, dict(interactive=False, theory_classes=5, theory_zipf=[2.0],
                                      theory_ks=[1, 8]))
