@@ -1,7 +1,7 @@
 """Notebook 16: "Roll the dice & look before you leap" (Nagarajan et al. 2025) at laptop scale.
 
 `experiment` trains and evaluates (one job per task, objective and seed); `analysis` turns the
-metric rows into the three verdicts; `views` draws (import those two as submodules).
+metric rows into per-task verdicts; `views` draws (import those two as submodules).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from nblib.experiments.roll_the_dice.experiment import (
     jobs,
     make_task,
     run_all,
+    teacherless_rows,
     train_count,
 )
 from nblib.models.lm import LMShape
@@ -27,16 +28,16 @@ QUESTION = ("Do multi-token (teacherless) objectives and seed-conditioning make 
             "Raghunathan 2025, arXiv 2504.15266)")
 FIGURE = "creativity_vs_step"
 __all__ = ["FIGURE", "OBJECTIVES", "QUESTION", "SLUG", "RollTheDiceConfig", "estimate_seconds",
-           "eval_steps", "jobs", "make_task", "run_all", "train_count"]
+           "eval_steps", "jobs", "make_task", "run_all", "teacherless_rows", "train_count"]
 
 
 @dataclass(frozen=True)
 class RollTheDiceConfig(GridConfig):
     """Parameters of notebook 16 (one field per line of its parameters cell)."""
 
-    seeds: int = param(3, "independent seeds (data, initialisation, order, hashes) per condition",
+    seeds: int = param(6, "independent seeds (data, initialisation, order, hashes) per condition",
                        affects="analysis", low=1, high=50)
-    tasks: list[str] = param(["sibling", "circle"], "tasks: sibling, triangle, circle, line",
+    tasks: list[str] = param(["sibling", "line"], "tasks: sibling, triangle, circle, line",
                              affects="grid")
     sibling_parents: int = param(5, "sibling discovery: parents", affects="train", low=1,
                                  high=1000)
@@ -47,19 +48,21 @@ class RollTheDiceConfig(GridConfig):
     triangle_share: float = param(0.5, "triangle discovery: share of the graph's triangles "
                                   "trained on (instead of n_train)", affects="train", low=0.01,
                                   high=0.99)
-    graph_entities: int = param(10, "circle/line construction: entity tokens", affects="train",
+    graph_entities: int = param(12, "circle/line construction: entity tokens", affects="train",
                                 low=4, high=1000)
     graph_len: int = param(4, "circle/line construction: nodes per cycle or path",
                            affects="train", low=3, high=100)
     n_train: int = param(1000, "sibling discovery: distinct training objects (each with its own "
                          "hash)", affects="train", low=10, high=10**7)
-    graph_train: int = param(300, "circle/line construction: distinct training objects",
+    graph_train: int = param(1500, "circle/line construction: distinct training objects",
                              affects="train", low=10, high=10**7)
     hash_lengths: list[int] = param([0, 1, 2, 6], "hash lengths the training strings cycle "
                                     "through (0: none)", affects="train", item_low=0,
                                     item_high=64)
-    teacherless_fraction: float = param(0.5, "teacherless: share of each batch in teacherless "
-                                        "rows", affects="train", low=0.0, high=1.0)
+    teacherless_ratio: float = param(1.0, "teacherless: teacherless rows added per NTP row of a "
+                                     "batch (copies of its first rows; 1: every row, as the "
+                                     "paper adds variants of every example)", affects="train",
+                                     low=0.01, high=1.0)
     d_model: int = param(64, "model width", affects="train", low=8, high=4096)
     n_layers: int = param(2, "transformer blocks", affects="train", low=1, high=48)
     n_heads: int = param(4, "attention heads", affects="train", low=1, high=64)
@@ -68,9 +71,10 @@ class RollTheDiceConfig(GridConfig):
     warmup_steps: int = param(100, "linear warmup steps", affects="train", low=0, high=10**6)
     weight_decay: float = param(0.0, "AdamW weight decay on matrices", affects="train", low=0.0,
                                 high=10.0)
-    batch_size: int = param(64, "training strings per step", affects="train", low=1, high=8192)
-    steps: int = param(1500, "optimizer steps per run", affects="train", low=16, high=10**7)
-    n_evals: int = param(6, "evaluations per run, log-spaced, the last at `steps`",
+    batch_size: int = param(32, "NTP training strings per step (teacherless adds its rows)",
+                            affects="train", low=1, high=8192)
+    steps: int = param(2000, "optimizer steps per run", affects="train", low=16, high=10**7)
+    n_evals: int = param(7, "evaluations per run, log-spaced, the last at `steps`",
                          affects="eval", low=2, high=50)
     temperatures: list[float] = param([0.5, 1.0, 1.5, 2.0], "temperatures of the sampling "
                                       "frontier (no hash)", affects="eval", item_low=0.01,
@@ -81,6 +85,18 @@ class RollTheDiceConfig(GridConfig):
                            affects="eval", low=8, high=10**6)
     n_memorization: int = param(256, "training prompts re-decoded to measure memorization",
                                 affects="eval", low=8, high=10**6)
+    headline_task: str = param("sibling", "the task of the headline verdict (each task gets its "
+                               "own verdicts)", affects="analysis", choices=ct.TASKS)
+    memorization_level: float = param(0.5, "secondary endpoint: creativity compared where "
+                                      "memorization first reaches this level",
+                                      affects="analysis", low=0.01, high=0.99)
+    coherence_level: float = param(0.8, "secondary endpoint: creativity compared where "
+                                   "seed-conditioned coherence first reaches this level",
+                                   affects="analysis", low=0.01, high=0.99)
+    learned_creativity: float = param(0.05, "a task counts as learned when some objective and "
+                                      "decoding peaks at a creativity whose CI lies above this "
+                                      "(else its verdicts are INCONCLUSIVE)", affects="analysis",
+                                      low=0.0, high=1.0)
     mid_fraction: float = param(0.25, "verdict 3 compares the last evaluation with the one "
                                 "nearest this fraction of training", affects="analysis",
                                 low=0.01, high=0.99)
@@ -96,6 +112,9 @@ class RollTheDiceConfig(GridConfig):
             raise ConfigError(f"hash_lengths={self.hash_lengths}: need 0 (temperature sampling "
                               "without a hash) and at least one positive length "
                               "(seed-conditioning)")
+        if self.headline_task not in self.tasks:
+            raise ConfigError(f"headline_task={self.headline_task!r} is not one of "
+                              f"tasks={self.tasks}: set headline_task to one of them")
         if self.graph_len > self.graph_entities:
             raise ConfigError(f"graph_len={self.graph_len} must not exceed "
                               f"graph_entities={self.graph_entities}")

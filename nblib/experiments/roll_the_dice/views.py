@@ -1,10 +1,12 @@
-"""Notebook 16's figures: creativity and memorization over training, and the coherence–creativity
-frontier. Every point is a mean over seeds with its Student-t 95% interval over seeds (the
-interval the verdicts use), clipped to [0, 1] (every metric here is a rate)."""
+"""Notebook 16's figures: creativity and memorization over training, the coherence–creativity
+frontier, and the teacherless − NTP gap per endpoint. Every point is a mean over seeds with its
+Student-t 95% interval over seeds (the interval the verdicts use), clipped to [0, 1] (every metric
+here is a rate)."""
 
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
 
@@ -65,10 +67,30 @@ def plot_memorization(metrics: pd.DataFrame):
     return fig
 
 
+def merge_labels(xs, ys, values, tag: str, gap: float = 0.06) -> list[tuple[float, float, str]]:
+    """Labels of a line's points, (x, y, text), with runs of consecutive points closer than `gap`
+    (data units, both axes in [0, 1]) to the run's first point merged into one label at their
+    mean ("T=0.5/1/1.5"), so points piled up near one spot do not write over each other."""
+    groups: list[list[int]] = []
+    for i in range(len(xs)):
+        if groups and np.hypot(xs[i] - xs[groups[-1][0]], ys[i] - ys[groups[-1][0]]) < gap:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return [(float(np.mean([xs[i] for i in g])), float(np.mean([ys[i] for i in g])),
+             tag + "/".join(f"{values[i]:g}" for i in g)) for g in groups]
+
+
+# where each family writes its labels (points offset, alignment): apart from the other families
+LABEL_PLACES = ({"xytext": (4, 4), "ha": "left"}, {"xytext": (4, -9), "ha": "left"},
+                {"xytext": (-4, 4), "ha": "right"})
+
+
 def plot_frontier(metrics: pd.DataFrame, hash_len: int):
     """Coherence against creativity at the last step, per task (columns) and objective (rows):
     temperature sampling as T varies, seed-conditioning as the hash length varies, and both
-    (longest hash, T varies); each point labelled with its T or hash length."""
+    (longest hash, T varies); points labelled with their T or hash length, nearby labels of one
+    family merged (`merge_labels`) and each family's labels on its own side."""
     last = at_step(metrics)
     tasks, objectives = sorted(last.task.unique()), sorted(last.objective.unique())
     families = {"temperature (no hash)": (last.method == "temperature", "temperature", "T="),
@@ -81,16 +103,18 @@ def plot_frontier(metrics: pd.DataFrame, hash_len: int):
     for i, objective in enumerate(objectives):
         for j, task in enumerate(tasks):
             ax = axes[i][j]
-            for name, (keep, knob, tag) in families.items():
+            for place, (name, (keep, knob, tag)) in zip(LABEL_PLACES, families.items(),
+                                                        strict=True):
                 rows = last[keep & (last.task == task) & (last.objective == objective)]
                 x, y = (mean_ci_table(rows, [knob], v, unit="seed", clip=RATE).sort_values(knob)
                         for v in ("coherence", "creativity"))
                 ax.errorbar(x["mean"], y["mean"], xerr=[x["mean"] - x.low, x.high - x["mean"]],
                             yerr=[y["mean"] - y.low, y.high - y["mean"]], marker="o", ms=4,
                             capsize=2, color=colours[name], label=name)
-                for k, xv, yv in zip(x[knob], x["mean"], y["mean"], strict=True):
-                    ax.annotate(f"{tag}{k:g}", (xv, yv), fontsize=6, xytext=(3, 3),
-                                textcoords="offset points")
+                for xv, yv, text in merge_labels(x["mean"].to_numpy(), y["mean"].to_numpy(),
+                                                 x[knob].to_numpy(), tag):
+                    ax.annotate(text, (xv, yv), fontsize=6, textcoords="offset points",
+                                color=colours[name], **place)
             ax.set(xlim=(-0.03, 1.03), title=f"{task} · {objective}",
                    xlabel="coherence" if i == len(objectives) - 1 else "",
                    ylabel="creativity" if j == 0 else "")
@@ -98,11 +122,38 @@ def plot_frontier(metrics: pd.DataFrame, hash_len: int):
     return fig
 
 
+def plot_endpoints(gaps: pd.DataFrame):
+    """Teacherless − NTP creativity per endpoint (rows) and task (panels), with the 95%
+    t-interval over seeds each verdict is decided on and the seeds behind it; the headline
+    filled, the others open; an endpoint no pair of runs reached is marked as such."""
+    tasks = list(dict.fromkeys(gaps.task))
+    endpoints = list(dict.fromkeys(gaps.endpoint))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 0.5 * len(endpoints) + 1.6),
+                             squeeze=False, sharey=True)
+    ypos = np.arange(len(endpoints))
+    for ax, task in zip(axes[0], tasks, strict=True):
+        g = gaps[gaps.task == task].set_index("endpoint").reindex(endpoints)
+        for y, (_, r) in zip(ypos, g.iterrows(), strict=True):
+            if not np.isfinite(r.value):
+                ax.annotate("not reached", (0, y), fontsize=7, ha="center", va="center",
+                            color="grey")
+                continue
+            low, high = (r.low, r.high) if np.isfinite(r.low) else (r.value, r.value)
+            ax.errorbar(r.value, y, xerr=[[r.value - low], [high - r.value]], marker="o",
+                        ms=6, capsize=3, color="k", mfc="k" if r.headline else "white")
+            ax.annotate(f"n={int(r.n)}", (high, y), xytext=(4, 0), textcoords="offset points",
+                        fontsize=6, va="center")
+        ax.axvline(0, color="grey", lw=0.8, ls="--")
+        ax.set(yticks=ypos, yticklabels=[e.replace("_", " ") for e in endpoints], title=task,
+               xlabel="creativity, teacherless − NTP")
+    axes[0][0].invert_yaxis()  # the axes share y: inverting one inverts all
+    return fig
+
+
 def reanalyse(cfg, metrics: pd.DataFrame) -> dict:
     """What the interactive form's button does: the verdicts again, from the recorded metrics,
-    for another comparison point (mid_fraction) or equivalence margin (no retraining)."""
-    verdicts = decide(metrics, max(cfg.hash_lengths), cfg.mid_fraction, cfg.match_margin,
-                      cfg.main_temperature)
+    for other analysis settings (comparison point, margin, matching levels; no retraining)."""
+    verdicts = decide(metrics, cfg)
     for name, v in verdicts.items():
         print(f"[{name}] {v}\n")
     return verdicts

@@ -40,10 +40,41 @@ def test_bands_are_t_intervals_clipped_to_the_unit_interval(metrics):
     plt.close(fig)
 
 
-def test_reanalyse_returns_the_three_verdicts(metrics, capsys):
-    cfg = build(RollTheDiceConfig, dict(interactive=False, hash_lengths=[0, 2, 6],
-                                        mid_fraction=0.5))
+def test_frontier_labels_of_piled_up_points_are_merged(metrics):
+    labels = views.merge_labels(np.array([0.0, 0.01, 0.02, 0.5]), np.array([0.0, 0.0, 0.01, 0.5]),
+                                np.array([0.5, 1.0, 1.5, 2.0]), "T=")
+    assert [text for _, _, text in labels] == ["T=0.5/1/1.5", "T=2"]
+    assert labels[0][:2] == (0.01, np.mean([0.0, 0.0, 0.01]))
+    piled = metrics.copy()
+    scored = piled.method != "memorization"
+    piled.loc[scored, ["coherence", "creativity"]] = 0.0  # every point at the origin
+    fig = views.plot_frontier(piled, 6)
+    for ax in fig.axes:  # one label per family, not one per point
+        texts = [t.get_text() for t in ax.texts]
+        assert len(texts) == 3 and len(set(texts)) == 3, texts
+    plt.close(fig)
+
+
+def test_endpoint_figure_draws_every_task_and_endpoint(metrics):
+    from nblib.experiments.roll_the_dice import analysis
+
+    cfg = build(RollTheDiceConfig, dict(interactive=False, tasks=["sibling", "circle"],
+                                        graph_train=300, hash_lengths=[0, 2, 6]))
+    gaps = analysis.gap_table(metrics, cfg)
+    fig = views.plot_endpoints(gaps)
+    assert len(fig.axes) == 2 and all(ax.has_data() for ax in fig.axes)
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == [
+        e.replace("_", " ") for e in analysis.ENDPOINTS]
+    assert all(ax.yaxis_inverted() for ax in fig.axes)  # the headline (peak) on top
+    assert [ax.get_title() for ax in fig.axes] == ["sibling", "circle"]  # headline task first
+    plt.close(fig)
+
+
+def test_reanalyse_returns_the_verdicts_of_every_task(metrics, capsys):
+    cfg = build(RollTheDiceConfig, dict(interactive=False, tasks=["sibling", "circle"],
+                                        graph_train=300, hash_lengths=[0, 2, 6], mid_fraction=0.5))
     verdicts = views.reanalyse(cfg, metrics)
-    assert set(verdicts) == {"teacherless_beats_ntp", "seed_matches_temperature",
-                             "ntp_creativity_falls_with_memorization"}
-    assert "[teacherless_beats_ntp]" in capsys.readouterr().out
+    assert set(verdicts) == {f"{kind}_{task}" for task in ("sibling", "circle")
+                             for kind in ("teacherless_beats_ntp", "seed_matches_temperature",
+                                          "ntp_creativity_falls")}
+    assert "[teacherless_beats_ntp_sibling]" in capsys.readouterr().out
