@@ -7,6 +7,7 @@ estimate when the notebook's package gives one.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -46,7 +47,10 @@ def setup(cls: type, namespace: Mapping[str, Any], slug: str,
     device = pick_device(getattr(cfg, "device", "auto"))
     seed_everything(0)
     plots.set_theme()
-    workers = min(getattr(cfg, "workers", 1), threads) if device.type == "cpu" else 1
+    # worker processes run one thread each: capped by the cores, not by this kernel's threads (a
+    # load-aware count that a machine still busy from the last minute's work sets to 1)
+    cores = os.cpu_count() or 1
+    workers = min(getattr(cfg, "workers", 1), cores) if device.type == "cpu" else 1
     estimate_s = None
     if estimate is not None:
         t0 = time.perf_counter()

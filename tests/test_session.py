@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 from dataclasses import dataclass
 
 import matplotlib
@@ -55,26 +56,30 @@ def test_setup_configures_records_and_seeds(nbenv, monkeypatch, capsys):
     s = nblib.setup(Grid, namespace(width=16), SLUG, estimate=estimate)
     assert isinstance(s, Session) and s.cfg == Grid(False, 2, 0, "cpu", 4, 16)
     assert s.run_dir == nbenv.runs / SLUG / "interactive"
-    assert (s.device, s.threads, s.workers) == (torch.device("cpu"), 3, 3)  # 4 workers, 3 threads
+    assert (s.device, s.threads, s.workers) == (torch.device("cpu"), 3, min(4, os.cpu_count()))
     assert torch.get_num_threads() == 3
     assert json.loads((s.run_dir / "metrics.json").read_text())["env"]["threads"] == 3  # in use
-    assert calls == [(s.cfg, s.device, 3)] and s.estimate_s == 123.0
+    assert calls == [(s.cfg, s.device, s.workers)] and s.estimate_s == 123.0
     metrics = json.loads((s.run_dir / "metrics.json").read_text())
     assert metrics["config"]["width"] == 16 and metrics["notebook"] == SLUG
     est = metrics["values"]["runtime_estimate"]
     assert est["seconds"] == 123.0 and est["timing_s"] >= 0
     out = capsys.readouterr().out
-    assert "hidden units" in out and "estimated 2.0 min" in out and "3 worker process(es)" in out
+    assert "hidden units" in out and "estimated 2.0 min" in out
+    assert f"{s.workers} worker process(es)" in out
     drawn = torch.rand(3)
     torch.manual_seed(0)
     assert torch.equal(drawn, torch.rand(3))  # seeded with 0
 
 
-def test_workers_capped_by_threads_and_by_the_grid(nbenv, monkeypatch):
+def test_workers_capped_by_the_cores_not_by_the_kernels_threads(nbenv, monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
     monkeypatch.setenv("NBLIB_THREADS", "8")
     assert nblib.setup(Grid, namespace(workers=2), SLUG, quiet=True).workers == 2
-    monkeypatch.setenv("NBLIB_THREADS", "1")
-    assert nblib.setup(Grid, namespace(workers=4), SLUG, quiet=True).workers == 1
+    assert nblib.setup(Grid, namespace(workers=4), SLUG, quiet=True).workers == 2
+    monkeypatch.setenv("NBLIB_THREADS", "1")  # a busy machine: one kernel thread, still 2 workers
+    s = nblib.setup(Grid, namespace(workers=2), SLUG, quiet=True)
+    assert (s.threads, s.workers) == (1, 2)
     s = nblib.setup(Single, namespace(Single), SLUG, quiet=True)  # no workers field
     assert s.workers == 1 and s.estimate_s is None
     metrics = json.loads((s.run_dir / "metrics.json").read_text())
