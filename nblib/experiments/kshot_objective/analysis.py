@@ -199,8 +199,9 @@ def pareto_verdict(trajectory: pd.DataFrame, task: str, k: int, pass_k: int) -> 
     at its own pass@1, per seed (paired t interval over seeds); per-family gaps in the details."""
     gaps = frontier_gaps(trajectory, task, k, pass_k)
     est = paired_any(gaps.passK.to_numpy(), gaps.frontier.to_numpy())
+    kinds = _kinds(trajectory, task)  # once: each call pivots the whole trajectory
     by_family = {f: paired_any(*frontier_gaps(trajectory, task, k, pass_k, f)[["passK", "frontier"]]
-                               .to_numpy().T) for f in FAMILIES if f in _kinds(trajectory, task)}
+                               .to_numpy().T) for f in FAMILIES if f in kinds}
     claim = (f"{task}: the k={k} model's pass@{pass_k} lies above the frontier that next-token "
              f"CE traces in (pass@1, pass@{pass_k}) under sampling temperature, a uniform-guess "
              "mixture, early stopping and label smoothing")
