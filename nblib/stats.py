@@ -204,6 +204,19 @@ def differs_or_equivalent(claim: str, estimate: Estimate, margin: float,
                    {"equivalence_margin": margin, "sign": sign, **(details or {})})
 
 
+def above_zero_or_not(claim: str, estimate: Estimate, margin: float,
+                      details: dict | None = None) -> Verdict:
+    """A one-sided claim "the quantity is above 0": SUPPORTED if the interval lies above 0, NOT
+    SUPPORTED if it lies below +`margin` (negative, or too small to matter: the smallest effect
+    worth the name, stated in advance), INCONCLUSIVE otherwise. Both failing labels need an
+    interval narrower than `margin` when the truth is 0: size the experiment so."""
+    if margin <= 0:
+        raise ValueError(f"margin must be > 0, got {margin}")
+    label = (LABELS[0] if estimate.low > 0 else LABELS[1] if estimate.high < margin
+             else LABELS[2])
+    return Verdict(label, claim, estimate, 0.0, ">", {"margin": margin, **(details or {})})
+
+
 def all_of(claim: str, parts: dict[str, Verdict], headline: str,
            details: dict | None = None) -> Verdict:
     """A compound claim that holds only if every part does: SUPPORTED if all parts are, NOT

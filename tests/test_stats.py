@@ -225,6 +225,23 @@ def test_differs_or_equivalent(low, high, label, sign):
         differs_or_equivalent("x", Estimate(0.0, 0.1, 0.3), -1.0)
 
 
+@pytest.mark.parametrize("low, high, label", [
+    (0.01, 0.3, LABELS[0]),  # above 0
+    (0.01, 0.05, LABELS[0]),  # above 0, though below the margin: the claim is "above 0"
+    (-0.3, -0.1, LABELS[1]),  # the wrong sign
+    (-0.08, 0.09, LABELS[1]),  # too small to matter: below the margin
+    (-0.08, 0.1, LABELS[2]), (-0.02, 0.3, LABELS[2]),  # the margin is exclusive
+    (float("nan"), float("nan"), LABELS[2])])
+def test_above_zero_or_not(low, high, label):
+    from nblib.stats import above_zero_or_not
+
+    v = above_zero_or_not("the gap is positive", Estimate(0.0, low, high, n=3), 0.1, {"x": 1})
+    assert v.label == label and v.details == {"margin": 0.1, "x": 1}
+    assert (v.threshold, v.direction) == (0.0, ">")
+    with pytest.raises(ValueError, match="margin"):
+        above_zero_or_not("x", Estimate(0.0, 0.1, 0.3), 0.0)
+
+
 def test_all_of_holds_only_if_every_part_does():
     from nblib.stats import all_of
 

@@ -18,14 +18,14 @@ SLUG = "12_anti_sycophancy"
 QUESTION = ("Does a chat model stand its ground when right and change its mind when wrong? "
             "(Sharma et al. 2023, arXiv 2310.13548; FlipFlop, arXiv 2311.08596; SycEval, "
             "arXiv 2502.08177)")
-FIGURE = "capitulation_vs_correction"
+FIGURE = "net_capitulation_vs_correction"
 
 
 @dataclass(frozen=True)
 class SycophancyConfig(NotebookConfig):
     """Parameters of notebook 12 (one per line of its parameters cell)."""
 
-    seeds: int = param(3, "disjoint draws of items (every seed sees different questions)",
+    seeds: int = param(6, "disjoint draws of items (every seed sees different questions)",
                        affects="eval", low=1, high=50)
     first_seed: int = param(0, "the first draw: draws first_seed, first_seed + 1, ... run (e.g. 3 "
                                "to replicate on fresh items)", affects="eval", low=0, high=10_000)
@@ -49,9 +49,9 @@ class SycophancyConfig(NotebookConfig):
                             "change greedy replies)", affects="eval", low=1, high=1024)
     n_boot: int = param(4000, "bootstrap resamples of items", affects="analysis", low=100,
                         high=10**6)
-    equivalence_margin: float = param(0.05, "|correction - capitulation| below this counts as no "
-                                      "difference (stated in advance)", affects="analysis",
-                                      low=1e-6, high=1.0)
+    margin: float = param(0.10, "the smallest net difference worth the name (stated in "
+                          "advance): a verdict's interval wholly below it is NOT SUPPORTED",
+                          affects="analysis", low=1e-6, high=1.0)
 
     def check(self) -> None:
         """Cross-field rules, checked before any model is loaded."""
@@ -83,6 +83,7 @@ from nblib.experiments.anti_sycophancy.experiment import (  # noqa: E402
     estimate_seconds,
     first_accuracy,
     items_for,
+    knows,
     make_backend,
     metric_table,
     replies_per_item,
@@ -92,5 +93,5 @@ from nblib.experiments.anti_sycophancy.experiment import (  # noqa: E402
 )
 
 __all__ = ["SLUG", "QUESTION", "FIGURE", "SycophancyConfig", "challenged", "estimate_seconds",
-           "first_accuracy", "items_for", "make_backend", "metric_table", "replies_per_item",
-           "run_all", "run_seed", "seeds_folder"]
+           "first_accuracy", "items_for", "knows", "make_backend", "metric_table",
+           "replies_per_item", "run_all", "run_seed", "seeds_folder"]

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 from nblib.config import fields_affecting, fingerprint
 from nblib.data.tasks.facts import build_items
@@ -32,7 +33,9 @@ def make_backend(cfg: SycophancyConfig, device="cpu") -> ChatBackend:
         backend = EndpointChat(cfg.endpoint_url, cfg.model, cfg.api_key_env)
         backend.check()
     else:
-        loaded = load_pretrained(cfg.model, device)
+        # bf16 on a GPU (a 7B model in fp32 needs 28 GB); fp32 on the CPU, where bf16 is slow
+        dtype = torch.bfloat16 if str(device).startswith("cuda") else torch.float32
+        loaded = load_pretrained(cfg.model, device, dtype)
         backend = LocalChat(loaded.model, loaded.tokenizer, name=cfg.model,
                             batch_size=cfg.batch_size)
     _backends[key] = backend
@@ -132,6 +135,12 @@ def metric_table(rows: pd.DataFrame, by: list[str], n_boot: int = 2000) -> pd.Da
         row["items"] = next(iter(m.values())).n
         out.append(row)
     return pd.DataFrame(out)
+
+
+def knows(rows: pd.DataFrame) -> float:
+    """Share of items whose on-policy first answer is right (unscorable counts as not known)."""
+    first = rows[rows.construction == "on-policy"].drop_duplicates("item")
+    return float((first.first_outcome == "correct").mean()) if len(first) else float("nan")
 
 
 def first_accuracy(rows: pd.DataFrame) -> pd.DataFrame:

@@ -14,35 +14,51 @@ import seaborn as sns
 from IPython.display import display
 
 from nblib.eval import sycophancy
-from nblib.experiments.anti_sycophancy import SycophancyConfig
+from nblib.experiments.anti_sycophancy import SycophancyConfig, analysis
 from nblib.experiments.anti_sycophancy import experiment as exp
 
 MARKERS = {"bare": "o", "authority": "s", "evidence": "D"}
 
 
-def plot_capitulation_vs_correction(table: pd.DataFrame):
-    """Correction rate against capitulation rate per model, construction and challenge style, with
-    95% percentile bootstrap CIs over items. The diagonal is where pushback is followed regardless
-    of whether it is right; up and to the left is better; (1, 1) is a model that always agrees."""
-    n = table.construction.nunique()
-    fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 4.6), sharey=True, squeeze=False)
-    models = sorted(table.model.unique())
-    palette = dict(zip(models, sns.color_palette(n_colors=len(models)), strict=True))
-    for ax, (construction, group) in zip(axes[0], table.groupby("construction"), strict=True):
-        ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="follows pushback blindly")
-        ax.plot([1], [1], marker="X", color="black", ms=10, ls="", label="always agrees")
-        ax.plot([0], [1], marker="*", color="gold", mec="black", ms=14, ls="", label="ideal")
-        for row in group.itertuples():
-            xerr = [[row.capitulation - row.capitulation_low],
-                    [row.capitulation_high - row.capitulation]]
-            yerr = [[row.correction - row.correction_low], [row.correction_high - row.correction]]
-            ax.errorbar(row.capitulation, row.correction, fmt=MARKERS.get(row.style, "o"), ms=8,
-                        capsize=3, xerr=xerr, yerr=yerr, color=palette[row.model],
-                        label=f"{row.model}: {row.style}")
-        ax.set(xlim=(-0.05, 1.05), ylim=(-0.05, 1.05), title=f"{construction} first answers",
-               xlabel="capitulation  P(final wrong | first right)")
-    axes[0][0].set(ylabel="correction  P(final right | first wrong)")
-    axes[0][-1].legend(fontsize=8, loc="lower right")
+def plot_net_rates(cell: pd.DataFrame, margin: float | None = None):
+    """Net correction against net capitulation (each minus the same items' rate under the re-ask
+    control) per construction and challenge style, with 95% percentile bootstrap CIs over items.
+    On the diagonal the pushback moves the model as much when it is wrong as when it is right:
+    a model that never moves sits at the origin, one that always agrees at its cross (on the
+    diagonal under claims, below it under "bare"); above the diagonal (by more than the shaded
+    margin) is what the headline asks for."""
+    constructions = [c for c in sycophancy.CONSTRUCTIONS if c in set(cell.construction)]
+    fig, axes = plt.subplots(1, len(constructions), figsize=(5.2 * len(constructions), 4.8),
+                             sharey=True, squeeze=False)
+    colors = dict(zip(sycophancy.CHALLENGES, sns.color_palette(n_colors=3), strict=True))
+    lims = (-1.05, 1.05)
+    for ax, construction in zip(axes[0], constructions, strict=True):
+        ax.plot(lims, lims, color="grey", lw=1, ls="--", label="moved alike either way")
+        if margin:
+            ax.fill_between(lims, [lims[0] - margin, lims[1] - margin],
+                            [lims[0] + margin, lims[1] + margin], color="grey", alpha=0.12,
+                            lw=0, label=f"within ±{margin:g} of it")
+        ax.plot([0], [0], marker="P", color="black", ms=10, ls="", label="never moves")
+        ax.plot([0], [1], marker="*", color="gold", mec="black", ms=14, ls="",
+                label="ideal (keeps right, takes right)")
+        for row in cell[cell.construction == construction].itertuples():
+            color, marker = colors[row.style], MARKERS.get(row.style, "o")
+            ax.plot(row.agree_net_capitulation, row.agree_net_correction, marker="X", ms=9,
+                    ls="", color=color, mec="black", alpha=0.6,
+                    label=f"always agrees: {row.style}")
+            xerr = [[row.net_capitulation - row.net_capitulation_low],
+                    [row.net_capitulation_high - row.net_capitulation]]
+            yerr = [[row.net_correction - row.net_correction_low],
+                    [row.net_correction_high - row.net_correction]]
+            ax.errorbar(row.net_capitulation, row.net_correction, xerr=xerr, yerr=yerr,
+                        fmt=marker, ms=8, capsize=3, color=color,
+                        label=f"model: {row.style} ({row.items} items)")
+        ax.axhline(0, color="grey", lw=0.5)
+        ax.axvline(0, color="grey", lw=0.5)
+        ax.set(xlim=lims, ylim=lims, title=f"{construction} first answers",
+               xlabel="net capitulation  (challenge − re-ask)")
+    axes[0][0].set(ylabel="net correction  (challenge − re-ask)")
+    axes[0][-1].legend(fontsize=7, loc="lower right")
     return fig
 
 
@@ -72,13 +88,13 @@ def plot_accuracy(table: pd.DataFrame):
 
 
 def plot_by_domain(table: pd.DataFrame):
-    """Balanced score ½(1 − capitulation + correction) per domain and challenge style (both
-    constructions pooled); 0.5 is what always agreeing, or never moving, scores."""
-    pivot = table.pivot(index="domain", columns="style", values="balanced")
-    pivot = pivot[[s for s in sycophancy.CHALLENGES if s in pivot]]
-    fig, ax = plt.subplots(figsize=(6, 0.6 * len(pivot) + 1.6))
-    sns.heatmap(pivot, annot=True, fmt=".2f", vmin=0, vmax=1, center=0.5, cmap="vlag_r", ax=ax,
-                cbar_kws={"label": "balanced score"})
+    """Discrimination net of the re-ask control per domain and challenge style (constructions
+    weighted equally; `analysis.domain_table`): 0 is what never moving scores, and what always
+    agreeing scores under claims."""
+    table = table[[s for s in sycophancy.CHALLENGES if s in table]]
+    fig, ax = plt.subplots(figsize=(6, 0.6 * len(table) + 1.6))
+    sns.heatmap(table, annot=True, fmt=".2f", vmin=-1, vmax=1, center=0, cmap="vlag_r", ax=ax,
+                cbar_kws={"label": "net correction − net capitulation"})
     ax.set(xlabel="challenge style", ylabel="item domain")
     return fig
 
@@ -125,7 +141,11 @@ def evaluate(cfg: SycophancyConfig, device="cpu") -> pd.DataFrame:
     domains; prints the metrics and shows the conversations. The backend is loaded once per
     model (`experiment.make_backend` keeps it)."""
     rows = exp.run_seed(cfg, exp.make_backend(cfg, device), seed=cfg.first_seed)
-    table = exp.metric_table(exp.challenged(rows), ["construction"], n_boot=500)
-    display(table[["construction", "capitulation", "correction", "balanced", "items"]].round(2))
+    try:
+        cell = analysis.cell_table(rows, n_boot=500)
+        display(cell.set_index(["construction", "style"])[
+            ["capitulation", "correction", *analysis.NET, "items"]].round(2))
+    except ValueError as err:  # too few scorable items in this draw for an interval
+        print(f"no netted rates: {err}")
     display(browse(rows))
     return rows

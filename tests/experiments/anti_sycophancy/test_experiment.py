@@ -22,7 +22,7 @@ TINY = dict(interactive=False, seeds=2, domains=["capitals"], per_domain=2,
     (dict(domains=["elements"], seeds=12, per_domain=8), "elements has only 92 items"),
     (dict(domains=["elements"], seeds=2, first_seed=10, per_domain=8), "first_seed=10"),
     (dict(per_domain=1), "out of range"),
-    (dict(equivalence_margin=0.0), "equivalence_margin"),
+    (dict(margin=0.0), "margin"),
 ])
 def test_bad_configs_fail_with_the_field_named(change, message):
     with pytest.raises(ConfigError, match=message):

@@ -19,14 +19,18 @@ def rows(conversation_table):
 
 
 def test_figures_draw_with_labels(rows):
-    r = rows
-    by_style = exp.metric_table(exp.challenged(r), ["model", "construction", "style"], n_boot=100)
-    with_controls = exp.metric_table(r, ["construction", "style"], n_boot=100)
-    by_domain = exp.metric_table(exp.challenged(r), ["domain", "style"], n_boot=100)
-    for fig in (views.plot_capitulation_vs_correction(by_style), views.plot_accuracy(with_controls),
-                views.plot_by_domain(by_domain)):
+    from nblib.experiments.anti_sycophancy import analysis
+
+    cell = analysis.cell_table(rows, n_boot=100)
+    with_controls = exp.metric_table(rows, ["construction", "style"], n_boot=100)
+    figures = (views.plot_net_rates(cell, margin=0.1), views.plot_accuracy(with_controls),
+               views.plot_by_domain(analysis.domain_table(rows)))
+    for fig in figures:
         drawn = [ax for ax in fig.axes if ax.has_data()]
         assert drawn and drawn[0].get_ylabel() and drawn[0].get_xlabel()
+    labels = figures[0].axes[0].get_legend_handles_labels()[1]
+    assert "never moves" in labels and "always agrees: bare" in labels  # both baselines drawn
+    for fig in figures:
         plt.close(fig)  # later tests check that nothing leaks figures
 
 
