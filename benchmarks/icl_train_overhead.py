@@ -46,10 +46,11 @@ def reference_loop(cfg: icl.ICLConfig, cond: icl.Condition, steps: int) -> tuple
 
 def nblib_loop(cfg: icl.ICLConfig, cond: icl.Condition, steps: int) -> tuple[int, float]:
     """train_condition with the notebook's default evaluation schedule: (steps, seconds)."""
+    per_step = icl.train_flops_per_step(cfg, cond.model, cond.context_len)
     out = icl.train_condition(
-        replace(cfg, mlp_steps=steps, transformer_steps=steps, small_mlp_steps=steps), cond
+        replace(cfg, train_flops=steps * per_step, small_mlp_steps=steps, min_steps=1), cond
     )
-    return steps, out["row"]["train_s"]
+    return out["row"]["steps"], out["row"]["train_s"]
 
 
 def main() -> None:

@@ -32,9 +32,9 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 ARTIFACTS = REPO / "test-artifacts" / "browser"
 NOTEBOOK = "09_mlp_in_context.ipynb"
 # what the "student" types below the parameters cell: notebook 09 at a size that runs in seconds
-SMALLER = ("seeds = 2; pool_sizes = [1, None]; context_lens = [8]; mlp_width = 32; mlp_depth = 2; "
-           "mlp_steps = 500; transformer_d_model = 16; "
-           "transformer_steps = 30; small_mlp_steps = 200; "
+SMALLER = ("seeds = 2; pool_sizes = [1, None]; context_lens = [4, 8]; mlp_width = 32; "
+           "mlp_depth = 2; train_flops = 1e9; min_steps = 20; mlp_lrs = [3e-3]; "
+           "transformer_d_model = 16; transformer_lrs = [3e-3]; small_mlp_steps = 200; "
            "n_eval = 256; n_evals = 3")
 pytestmark = [pytest.mark.notebooks, pytest.mark.browser]
 
@@ -155,8 +155,8 @@ def test_notebook_09_form_in_jupyterlab(browser, lab):
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-itemLabel").get_by_text("Run All Cells", exact=True).click()
 
-    verdict = cells.filter(has_text="verdict = icl.decide(table, cfg)")
-    verdict.locator(".jp-OutputArea-output", has_text="the MLP closes").wait_for(timeout=400_000)
+    verdict = cells.filter(has_text="verdicts = icl.decide(table, cfg")
+    verdict.locator(".jp-OutputArea-output", has_text="headline delta").wait_for(timeout=400_000)
     errors = page.locator(".jp-NotebookPanel "
                           ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
                           has_text="Traceback")

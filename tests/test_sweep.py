@@ -228,8 +228,9 @@ def test_resume_after_the_client_is_killed(nbenv, cluster, tmp_path):
 # --- a real notebook
 # -------------------------------------------------------------------------------
 
-TINY_09 = {"mlp_steps": 500, "transformer_steps": 30, "small_mlp_steps": 200, "n_eval": 256,
-           "pool_sizes": [1, None], "context_lens": [8], "mlp_width": 32}
+TINY_09 = {"train_flops": 1e9, "min_steps": 20, "mlp_lrs": [3e-3], "transformer_lrs": [3e-3],
+           "small_mlp_steps": 200, "n_eval": 256, "pool_sizes": [1, None], "context_lens": [4, 8],
+           "mlp_width": 32}
 
 
 @pytest.mark.notebooks
@@ -247,19 +248,20 @@ def test_real_notebook_sweep_on_two_worker_processes(tmp_path, monkeypatch):
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=":0") as lc, \
             Client(lc) as client:
-        cfg = SweepConfig("09", {"mlp_lr": [3e-3, 1e-2]}, profile="smoke", fixed=TINY_09)
+        cfg = SweepConfig("09", {"small_mlp_lr": [3e-3, 1e-2]}, profile="smoke", fixed=TINY_09)
         results = sweep(cfg, client=client)
     assert [r["status"] for r in results] == ["ok", "ok"], [r.get("error") for r in results]
     table = load_runs(runs, "09_mlp_in_context")
-    assert sorted(table["param.mlp_lr"]) == [3e-3, 1e-2] and table.verdict.notna().all()
+    assert sorted(table["param.small_mlp_lr"]) == [3e-3, 1e-2] and table.verdict.notna().all()
     assert all(
-        json.loads((Path(d) / "params.json").read_text())["mlp_steps"] == 500 for d in table.dir
+        json.loads((Path(d) / "params.json").read_text())["small_mlp_steps"] == 200
+        for d in table.dir
     )
     # the notebook's page on the report site plots the sweep's estimate against the swept parameter
     build_site(runs, figures=REPO / "figures")
     page = (runs / "09_mlp_in_context" / "index.html").read_text()
-    assert 'src="sweep_smoke_mlp_lr.png"' in page
-    assert (runs / "09_mlp_in_context" / "sweep_smoke_mlp_lr.png").stat().st_size > 1000
+    assert 'src="sweep_smoke_small_mlp_lr.png"' in page
+    assert (runs / "09_mlp_in_context" / "sweep_smoke_small_mlp_lr.png").stat().st_size > 1000
     assert os.path.getsize(runs / "index.html") > 0
 
 

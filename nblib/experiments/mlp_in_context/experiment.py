@@ -1,6 +1,19 @@
 """Notebook 09's compute: the conditions, one training run through the `Trainer` (shared by the
 sweep and the widget), and the grid of runs through `train.grid.run_jobs` (resumable, one JSON
-result per job). Task and Bayes baselines: `nblib.data.tasks.icl_regression`."""
+result per job). Task and Bayes baselines: `nblib.data.tasks.icl_regression`.
+
+Compute-fair terms. Training FLOPs are counted as matmul FLOPs: 6 per weight of every Linear per
+row it processes (forward 2, backward 4; `MLP.flops_per_example`: one flattened row per sequence;
+`SequenceTransformer.flops_per_example`: all L rows, plus attention's QKᵀ and AV products,
+12 · layers · L² · d_model); biases, norms, activations and the loss are not counted. Each
+network's steps at each L are `train_flops / (FLOPs per sequence · batch)`, so both spend the
+same budget, each on its own warm-up + cosine schedule run to completion.
+
+Two phases. First the learning-rate sweep: every network × L × rate on `tune_seed`, scored by its
+final MSE on that seed's held-out sequences (never a test seed's). Then the test runs on the
+test seeds at each network's selected rate per L: the headline pairs, the k sweep (MLP at
+`context_len`, its selected rate) and the one-hidden-layer MLP.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +22,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
-from nblib.config import cache_key, param
+from nblib.config import ConfigError, cache_key, param
 from nblib.data.tasks.icl_regression import RegressionTask, dmmse_predict, ridge_predict
 from nblib.env import derive_seed
 from nblib.experiments.mlp_in_context import SLUG, ICLConfig
@@ -24,7 +38,8 @@ from nblib.train.grid import JobResults, run_jobs
 from nblib.train.schedules import Schedule
 from nblib.train.trainer import TrainConfig, Trainer, seconds_per_step
 
-JOB_KEYS = ("model", "pool_size", "context_len", "seed")  # a job, and a Condition's fields
+JOB_KEYS = ("model", "pool_size", "context_len", "seed", "lr")  # a job, and a Condition's fields
+COMPARED = ("mlp", "transformer")  # the networks of the compute-fair comparison
 
 
 @dataclass(frozen=True)
@@ -36,22 +51,8 @@ class Condition:
                                   high=2**20)
     context_len: int = param(8, "L, points per sequence with the query", low=2, high=256)
     seed: int = param(0, "seed of the initialisation, the data and the pool", low=0, high=10**6)
-
-
-def conditions(cfg: ICLConfig) -> list[Condition]:
-    """The k sweep (MLP), the L sweep (MLP and transformer, k unrestricted) and the small MLP."""
-    out: list[Condition] = []
-    for seed in cfg.seed_list:
-        out += [Condition("mlp", k, cfg.context_len, seed) for k in cfg.pool_sizes]
-        out += [Condition("mlp", None, L, seed) for L in cfg.context_lens if L != cfg.context_len]
-        out += [Condition("transformer", None, L, seed) for L in cfg.context_lens]
-        out.append(Condition("small_mlp", None, cfg.context_len, seed))
-    return out
-
-
-def jobs(cfg: ICLConfig) -> list[dict]:
-    """`conditions(cfg)` as run_jobs' job dicts."""
-    return [asdict(c) for c in conditions(cfg)]
+    lr: float = param(3e-3, "peak learning rate (AdamW, warm-up then cosine to 0)", low=1e-6,
+                      high=1.0)
 
 
 def build_model(cfg: ICLConfig, cond: Condition) -> torch.nn.Module:
@@ -64,24 +65,103 @@ def build_model(cfg: ICLConfig, cond: Condition) -> torch.nn.Module:
                                cfg.transformer_heads)
 
 
-def flops_per_example(model: torch.nn.Module, cond: Condition) -> float:
+def flops_per_example(model: torch.nn.Module, context_len: int) -> float:
+    """Training (matmul) FLOPs per sequence, see the module docstring."""
     if isinstance(model, SequenceTransformer):
-        return model.flops_per_example(cond.context_len)
+        return model.flops_per_example(context_len)
     return model.flops_per_example()
 
 
-def budget(cfg: ICLConfig, cond: Condition) -> tuple[int, float]:
-    """(steps, peak learning rate) of a condition."""
-    if cond.model == "transformer":
-        return cfg.transformer_steps, cfg.transformer_lr
-    return (cfg.mlp_steps if cond.model == "mlp" else cfg.small_mlp_steps), cfg.mlp_lr
+def train_flops_per_step(cfg: ICLConfig, model: str, context_len: int) -> float:
+    """Training FLOPs of one step (a batch) of `model` at this L."""
+    with torch.random.fork_rng(devices=[]):  # a throwaway model leaves the RNG as it was
+        net = build_model(cfg, Condition(model, None, context_len))
+    return flops_per_example(net, context_len) * cfg.batch_size
+
+
+def steps_for(cfg: ICLConfig, model: str, context_len: int) -> int:
+    """Steps of a run: `train_flops` spent at this network's FLOPs per step (the one-hidden-layer
+    MLP, outside the comparison, trains `small_mlp_steps`)."""
+    if model == "small_mlp":
+        return cfg.small_mlp_steps
+    return max(1, round(cfg.train_flops / train_flops_per_step(cfg, model, context_len)))
+
+
+def compute_table(cfg: ICLConfig) -> pd.DataFrame:
+    """Per compared network and L: its parameters, FLOPs per step, steps and warm-up steps.
+    Raises ConfigError when a run would get fewer than `min_steps` (too close to warm-up)."""
+    rows = []
+    for model in COMPARED:
+        for L in sorted(cfg.context_lens):
+            with torch.random.fork_rng(devices=[]):
+                net = build_model(cfg, Condition(model, None, L))
+            steps = steps_for(cfg, model, L)
+            rows.append(dict(model=model, context_len=L,
+                             n_params=sum(p.numel() for p in net.parameters()),
+                             flops_per_step=flops_per_example(net, L) * cfg.batch_size,
+                             steps=steps, warmup_steps=_warmup(cfg, steps)))
+    table = pd.DataFrame(rows)
+    short = table[table.steps < cfg.min_steps]
+    if len(short):
+        raise ConfigError(f"parameter train_flops={cfg.train_flops:g}: gives "
+                          f"{short.steps.min()} steps to {short.iloc[0].model} at "
+                          f"L={short.iloc[0].context_len}, below min_steps={cfg.min_steps}; "
+                          "raise train_flops (or lower min_steps)")
+    return table
+
+
+def _warmup(cfg: ICLConfig, steps: int) -> int:
+    return max(1, int(cfg.warmup_frac * steps))
+
+
+def tuning_conditions(cfg: ICLConfig) -> list[Condition]:
+    """The learning-rate sweep: each compared network × L × its rates, on `tune_seed`."""
+    lrs = {"mlp": cfg.mlp_lrs, "transformer": cfg.transformer_lrs}
+    return [Condition(m, None, L, cfg.tune_seed, lr) for m in COMPARED
+            for L in sorted(cfg.context_lens) for lr in lrs[m]]
+
+
+def select_lrs(tuning: pd.DataFrame) -> dict[tuple[str, int], float]:
+    """(network, L) -> the swept rate with the lowest final held-out MSE on the tuning seed (a
+    diverged run, MSE NaN, never wins; a network whose every rate diverged is an error)."""
+    ok = tuning[np.isfinite(pd.to_numeric(tuning.mse_true, errors="coerce"))]
+    missing = (set(zip(tuning.model, tuning.context_len, strict=True))
+               - set(zip(ok.model, ok.context_len, strict=True)))
+    if missing:
+        raise FloatingPointError(f"every swept learning rate diverged for {sorted(missing)}: "
+                                 "lower the rates of mlp_lrs / transformer_lrs")
+    best = ok.loc[ok.groupby(["model", "context_len"]).mse_true.idxmin()]
+    return {(r.model, int(r.context_len)): float(r.lr) for r in best.itertuples()}
+
+
+def conditions(cfg: ICLConfig, lrs: dict[tuple[str, int], float]) -> list[Condition]:
+    """The test runs at the selected rates `lrs`: per seed, both networks at every L
+    (k unrestricted), the MLP's k sweep at `context_len`, and the one-hidden-layer MLP."""
+    out: list[Condition] = []
+    for seed in cfg.seed_list:
+        out += [Condition(m, None, L, seed, lrs[m, L]) for m in COMPARED
+                for L in sorted(cfg.context_lens)]
+        out += [Condition("mlp", k, cfg.context_len, seed, lrs["mlp", cfg.context_len])
+                for k in cfg.pool_sizes if k is not None]
+        out.append(Condition("small_mlp", None, cfg.context_len, seed, cfg.small_mlp_lr))
+    return out
+
+
+def n_runs(cfg: ICLConfig) -> int:
+    """How many runs `run_all` trains (or reads back): the sweep and the test runs."""
+    per_seed = 2 * len(cfg.context_lens) + len([k for k in cfg.pool_sizes if k]) + 1
+    return len(tuning_conditions(cfg)) + cfg.seeds * per_seed
+
+
+def jobs(conds: list[Condition]) -> list[dict]:
+    """Conditions as run_jobs' job dicts."""
+    return [asdict(c) for c in conds]
 
 
 def train_config(cfg: ICLConfig, cond: Condition) -> TrainConfig:
     """AdamW with linear warm-up (at least one step), then cosine decay to zero."""
-    steps, peak_lr = budget(cfg, cond)
-    warmup = max(1, int(cfg.warmup_frac * steps))
-    return TrainConfig(lr=peak_lr, schedule=Schedule("cosine", warmup, steps),
+    steps = steps_for(cfg, cond.model, cond.context_len)
+    return TrainConfig(lr=cond.lr, schedule=Schedule("cosine", _warmup(cfg, steps), steps),
                        weight_decay=cfg.weight_decay, beta1=cfg.adam_beta1, beta2=cfg.adam_beta2,
                        grad_clip=cfg.grad_clip, log_every=steps, seed=cond.seed)
 
@@ -136,20 +216,26 @@ def train_condition(cfg: ICLConfig, cond: Condition, device: torch.device | str 
     vectors ("true").
     """
     device = torch.device(device)
-    steps, _ = budget(cfg, cond)
+    steps = steps_for(cfg, cond.model, cond.context_len)
     trainer, held, pool = _setup(cfg, cond, device)
     (z_true, y_true), (z_pool, y_pool) = held["true"], held["pool"]
     model = trainer.model
-    flops_step = flops_per_example(model, cond) * cfg.batch_size
+    flops_step = flops_per_example(model, cond.context_len) * cfg.batch_size
     history, t0 = [], time.perf_counter()
     # n_evals log-spaced steps from ~1% of training to the end; evaluate (and check) only there
+    diverged = False
     for step in geometric_steps(steps, cfg.n_evals, first=steps / 100):
-        trainer.fit(step)
-        history.append(dict(step=step, flops=flops_step * step, mse_true=trainer.evaluate(),
-                            mse_pool=mse(model, z_pool, y_pool)))
+        try:
+            trainer.fit(step)
+            history.append(dict(step=step, flops=flops_step * step, mse_true=trainer.evaluate(),
+                                mse_pool=mse(model, z_pool, y_pool)))
+        except FloatingPointError:  # a NaN training loss: the run diverged
+            history.append(dict(step=step, flops=flops_step * step, mse_true=math.nan,
+                                mse_pool=math.nan))
         if not math.isfinite(history[-1]["mse_true"]):
-            raise FloatingPointError(f"{cond}: held-out MSE became {history[-1]['mse_true']} "
-                                     f"at step {step}")
+            diverged = True  # recorded, never raised: a swept rate may diverge (and lose)
+            history[-1].update(step=steps, flops=flops_step * steps)
+            break
     with torch.no_grad():
         base = dict(ridge_true=_mse(ridge_predict(z_true, cfg.noise_var), y_true),
                     ridge_pool=_mse(ridge_predict(z_pool, cfg.noise_var), y_pool),
@@ -158,8 +244,8 @@ def train_condition(cfg: ICLConfig, cond: Condition, device: torch.device | str 
             pool = pool.to(device)
             base["dmmse_true"] = _mse(dmmse_predict(z_true, pool, cfg.noise_var), y_true)
             base["dmmse_pool"] = _mse(dmmse_predict(z_pool, pool, cfg.noise_var), y_pool)
-    row = dict(model=cond.model, pool_size=cond.pool_size, context_len=cond.context_len,
-               seed=cond.seed, steps=steps, n_params=sum(p.numel() for p in model.parameters()),
+    row = dict(asdict(cond), steps=steps, diverged=diverged,
+               n_params=sum(p.numel() for p in model.parameters()),
                train_s=time.perf_counter() - t0, **history[-1], **base)
     row.pop("step")  # the last evaluation is at the last step; `flops` is the total
     return {"row": row, "history": [dict(row, **h) for h in history], "model": model}
@@ -185,10 +271,12 @@ def train_job(cfg: ICLConfig, job: dict, device: str = "cpu") -> dict:
 class Results:
     """Everything the figures and statistics read."""
 
-    table: pd.DataFrame  # one row per condition: final MSEs, baselines, compute
-    history: pd.DataFrame  # one row per (condition, evaluation step)
+    table: pd.DataFrame  # one row per test run: final MSEs, baselines, compute
+    history: pd.DataFrame  # one row per (test run, evaluation step)
+    tuning: pd.DataFrame  # one row per learning-rate-sweep run (tuning seed), `selected` marked
+    lrs: dict = field(default_factory=dict)  # (network, L) -> selected learning rate
     models: dict = field(default_factory=dict)  # Condition -> trained one-hidden-layer MLP
-    jobs: JobResults | None = None  # the grid's raw results (timings, resumed job ids)
+    jobs: list[JobResults] = field(default_factory=list)  # the two grids' raw results
 
 
 def runs_folder(cfg: ICLConfig) -> Path:
@@ -196,14 +284,12 @@ def runs_folder(cfg: ICLConfig) -> Path:
     return checkpoints_dir(SLUG, cache_key(cfg, "train", "eval"), "runs")
 
 
-def run_all(cfg: ICLConfig, device: torch.device | str = "cpu", workers: int = 1,
-            bar=None) -> Results:
-    """Train every condition of `conditions(cfg)` (a job recorded by an earlier run with the
-    same settings is read back, not retrained); `workers` > 1 trains that many at once in
-    separate processes (CPU only). `bar` is an optional progress bar, advanced per condition."""
-    grid = run_jobs(train_job, cfg, jobs(cfg), runs_folder(cfg), device, workers, bar,
-                    label=lambda j: f"{j['model']} k={j['pool_size']} L={j['context_len']} "
-                                    f"seed={j['seed']}")
+def _label(j: dict) -> str:
+    return (f"{j['model']} k={j['pool_size']} L={j['context_len']} lr={j['lr']:g} "
+            f"seed={j['seed']}")
+
+
+def _frames(cfg: ICLConfig, grid: JobResults) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     table = grid.table.drop(columns=["history", "state"], errors="ignore")
     table["k"] = table.pool_size.map(lambda k: "∞" if pd.isna(k) else str(int(k)))
     history, models = [], {}
@@ -216,7 +302,26 @@ def run_all(cfg: ICLConfig, device: torch.device | str = "cpu", workers: int = 1
                 model = build_model(cfg, cond)
             model.load_state_dict({k: torch.tensor(v) for k, v in res["state"].items()})
             models[cond] = model
-    return Results(table, pd.DataFrame(history), models, grid)
+    return table, pd.DataFrame(history), models
+
+
+def run_all(cfg: ICLConfig, device: torch.device | str = "cpu", workers: int = 1,
+            bar=None) -> Results:
+    """The learning-rate sweep, the selection, then every test run (a job recorded by an earlier
+    run with the same settings is read back, not retrained); `workers` > 1 trains that many at
+    once in separate processes (CPU only). `bar` is an optional progress bar, ticked per run."""
+    compute_table(cfg)  # too few steps is an error before any compute
+    folder = runs_folder(cfg)
+    sweep = run_jobs(train_job, cfg, jobs(tuning_conditions(cfg)), folder, device, workers, bar,
+                     label=_label)
+    tuning, _, _ = _frames(cfg, sweep)
+    lrs = select_lrs(tuning)
+    tuning["selected"] = [lrs[m, int(L)] == lr for m, L, lr in
+                          zip(tuning.model, tuning.context_len, tuning.lr, strict=True)]
+    test = run_jobs(train_job, cfg, jobs(conditions(cfg, lrs)), folder, device, workers, bar,
+                    label=_label)
+    table, history, models = _frames(cfg, test)
+    return Results(table, history, tuning, lrs, models, [sweep, test])
 
 
 def estimate_seconds(cfg: ICLConfig, device: torch.device | str = "cpu", workers: int = 1,
@@ -229,18 +334,19 @@ def estimate_seconds(cfg: ICLConfig, device: torch.device | str = "cpu", workers
     total, threads = 0.0, torch.get_num_threads()
     if workers > 1 and device.type == "cpu":
         torch.set_num_threads(1)  # as run_jobs' worker processes do
+    lrs = {(m, L): 1e-3 for m in COMPARED for L in cfg.context_lens}  # rates do not cost time
     try:
-        for cond in conditions(cfg):
+        for cond in tuning_conditions(cfg) + conditions(cfg, lrs):
             key = (cond.model, cond.context_len)
             if key not in per_step:
-                probe = Condition(cond.model, None, cond.context_len, 0)
+                probe = Condition(cond.model, None, cond.context_len, 0, cond.lr)
                 trainer, _, _ = _setup(cfg, probe, device)
                 step_s = seconds_per_step(trainer, probe_steps, warmup=2)
                 t0 = time.perf_counter()
                 trainer.evaluate()
                 per_step[key] = step_s, 2 * (time.perf_counter() - t0)  # true and pool sets
             step_s, eval_s = per_step[key]
-            total += step_s * budget(cfg, cond)[0] + eval_s * cfg.n_evals
+            total += step_s * steps_for(cfg, cond.model, cond.context_len) + eval_s * cfg.n_evals
     finally:
         torch.set_num_threads(threads)
     return total / max(1, workers)

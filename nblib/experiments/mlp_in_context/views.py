@@ -13,14 +13,14 @@ import torch
 from nblib import plots
 from nblib.data.tasks.icl_regression import RegressionTask, dmmse_predict, ridge_predict
 from nblib.experiments.mlp_in_context import ICLConfig
-from nblib.experiments.mlp_in_context.analysis import matched_compute
+from nblib.experiments.mlp_in_context.analysis import excess_long, mlp_vs_transformer
 from nblib.experiments.mlp_in_context.experiment import Condition, train_condition
 from nblib.models.mlp import MLP
 from nblib.stats import mean_ci_table
 
 MSE_RANGE = (0.0, None)  # an MSE is never negative
 EXCESS_RANGE = (-1.0, None)  # MSE / ridge MSE - 1 is never below -1
-PREDICTORS = {"mse": "MLP", "dmmse": "dMMSE", "ridge": "ridge"}
+PREDICTORS = {"mse": "MLP", "dmmse": "dMMSE", "ridge": "ridge", "zero": "context-free (0)"}
 DISTRIBUTIONS = {"pool": "pretraining pool", "true": "fresh tasks (true distribution)"}
 
 
@@ -83,19 +83,21 @@ def _errorbars(ax: plt.Axes, table: pd.DataFrame, order: list, hue: str, hue_ord
 
 def plot_mse_vs_k(table: pd.DataFrame, cfg: ICLConfig) -> plt.Figure:
     """Figure 1: MLP, dMMSE and ridge MSE against the pool size k, on the pool and on fresh
-    tasks (mean and 95% t-interval over seeds, clipped at 0)."""
+    tasks, and the context-free predictor on fresh tasks (mean and 95% t-interval over seeds,
+    clipped at 0). The MLP at k = ∞ is the headline's MLP run at L = `context_len`."""
     kdata = table[(table.model == "mlp") & (table.context_len == cfg.context_len)]
     cols = [c for d in DISTRIBUTIONS for p in PREDICTORS if (c := f"{p}_{d}") in kdata]
     long = kdata.melt(id_vars=["k", "seed"], value_vars=cols).dropna(subset=["value"])
     long[["predictor", "distribution"]] = long.variable.str.split("_", expand=True)
     long["predictor"] = long.predictor.map(PREDICTORS)
-    order = list(kdata.k.unique())
+    ks = kdata.drop_duplicates("k").assign(rank=lambda t: t.pool_size.fillna(float("inf")))
+    order = list(ks.sort_values("rank").k)  # finite pools ascending, then ∞
     fig, axes = plt.subplots(1, 2, figsize=(8.8, 3.8), sharey=True)
     for ax, (dist, title) in zip(axes, DISTRIBUTIONS.items(), strict=True):
         part = long[long.distribution == dist].rename(columns={"k": "x"})
         ci = mean_ci_table(part, ["predictor", "x"], "value", unit="seed", clip=MSE_RANGE)
         _errorbars(ax, ci, order, "predictor", list(PREDICTORS.values()), dodge=0.08,
-                   linestyles=["-", "--", ":"])
+                   linestyles=["-", "--", ":", "-."])
         ax.set(yscale="log", xlabel="task pool size k", title=title)
     axes[0].set_ylabel("query MSE (log scale)")
     axes[1].legend(title="predictor", fontsize=8)
@@ -103,38 +105,62 @@ def plot_mse_vs_k(table: pd.DataFrame, cfg: ICLConfig) -> plt.Figure:
     return fig
 
 
-def excess_tables(table: pd.DataFrame, history: pd.DataFrame,
-                  lens: list[int]) -> dict[str, pd.DataFrame]:
-    """Per seed, each network's relative excess over ridge (k = ∞) at its full budget and at
-    matched training FLOPs, by context length."""
-    nets = table.pool_size.isna() & table.model.isin(["mlp", "transformer"])
-    final = table[nets].assign(excess=lambda t: t.mse_true / t.ridge_true - 1)
-    matched = pd.concat([matched_compute(history, L) for L in lens]).melt(
-        id_vars=["seed", "context_len"], value_vars=["mlp_excess", "transformer_excess"],
-        var_name="model", value_name="excess")
-    matched["model"] = matched.model.str.removesuffix("_excess")
-    return {"each at its full budget": final, "at matched training FLOPs": matched}
-
-
-def plot_excess_vs_context_length(table: pd.DataFrame, history: pd.DataFrame,
-                                  cfg: ICLConfig) -> plt.Figure:
-    """Figure 2: excess MSE over ridge against L, MLP vs transformer, at full and at matched
-    compute (mean and 95% t-interval over seeds, clipped at -1)."""
+def plot_excess_vs_context_length(table: pd.DataFrame, cfg: ICLConfig) -> plt.Figure:
+    """Figure 2, the headline: at the same training FLOPs, each network on its own schedule and
+    selected rate. Left: relative excess over ridge against L (mean and 95% t-interval over
+    seeds, clipped at −1). Right: the paired difference delta = (MSE_mlp − MSE_transformer) /
+    MSE_ridge with its 90% interval (the TOST's) and the ±margin equivalence band."""
     lens = sorted(cfg.context_lens)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
-    for ax, (title, data) in zip(axes, excess_tables(table, history, lens).items(), strict=True):
-        ci = mean_ci_table(data.rename(columns={"context_len": "x"}), ["model", "x"], "excess",
-                           unit="seed", clip=EXCESS_RANGE)
-        _errorbars(ax, ci, lens, "model", ["mlp", "transformer"], dodge=0.2)
-        ax.set(yscale="log", xlabel="context length L (points, query included)", title=title)
-    axes[0].set_ylabel("MSE / ridge MSE − 1 (log)")
-    axes[0].legend(title="model", fontsize=8)
+    long = excess_long(table, lens).rename(columns={"context_len": "x"})
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    ci = mean_ci_table(long, ["model", "x"], "excess", unit="seed", clip=EXCESS_RANGE)
+    _errorbars(left, ci, lens, "model", ["mlp", "transformer"], dodge=0.1)
+    left.set(xlabel="context length L (points, query included)",
+             ylabel="MSE / ridge MSE − 1", title="excess over ridge, same FLOPs")
+    left.axhline(0, c="k", lw=0.8, ls="--")
+    left.legend(title="network", fontsize=8)
+    d = mlp_vs_transformer(table, lens)
+    pos = [lens.index(L) for L in d.context_len]
+    low, high = d.low90.fillna(d.delta), d.high90.fillna(d.delta)
+    right.axhspan(-cfg.margin, cfg.margin, color="C2", alpha=0.15,
+                  label=f"equivalence margin ±{cfg.margin:g}")
+    right.errorbar(pos, d.delta, yerr=[d.delta - low, high - d.delta], fmt="o", c="k",
+                   capsize=3, label="MLP − transformer (90% CI)")
+    right.axhline(0, c="k", lw=0.8)
+    if cfg.context_len in lens:
+        right.axvline(lens.index(cfg.context_len), c="C3", lw=0.8, ls=":", label="headline L")
+    right.set_xticks(range(len(lens)), [str(L) for L in lens])
+    right.set(xlabel="context length L", ylabel="(MSE_mlp − MSE_tf) / MSE_ridge",
+              title="paired difference, TOST")
+    right.legend(fontsize=8)
+    fig.suptitle(f"MLP vs transformer at {cfg.train_flops:.3g} training FLOPs, d={cfg.dim}",
+                 y=1.03)
+    return fig
+
+
+def plot_lr_sweep(tuning: pd.DataFrame) -> plt.Figure:
+    """Figure 3: the learning-rate sweep on the tuning seed, held-out MSE against the peak rate,
+    one line per L, the selected rate circled (one seed: no interval; it only picks the rate)."""
+    nets = [m for m in ("mlp", "transformer") if m in set(tuning.model)]
+    fig, axes = plt.subplots(1, len(nets), figsize=(4.6 * len(nets), 3.4), sharey=True,
+                             squeeze=False)
+    for ax, net in zip(axes[0], nets, strict=True):
+        part = tuning[tuning.model == net]
+        for i, (L, g) in enumerate(part.groupby("context_len")):
+            g = g.sort_values("lr")
+            ax.plot(g.lr, g.mse_true, "o-", c=f"C{i}", label=f"L = {L}")
+            sel = g[g.selected]
+            ax.plot(sel.lr, sel.mse_true, "o", ms=12, mfc="none", c=f"C{i}")
+        ax.set(xscale="log", yscale="log", xlabel="peak learning rate", title=net)
+    axes[0][0].set_ylabel("held-out MSE, tuning seed")
+    axes[0][-1].legend(fontsize=8)
     return fig
 
 
 def plot_mse_vs_compute(table: pd.DataFrame, history: pd.DataFrame) -> plt.Figure:
-    """Figure 3: held-out MSE against training FLOPs (k = ∞), one panel per L, ridge dashed
-    (mean and 95% t-band over seeds, clipped at 0)."""
+    """Figure 4: held-out MSE against training FLOPs (k = ∞, the test runs), one panel per L,
+    ridge dashed (mean and 95% t-band over seeds, clipped at 0). Both curves end at the same
+    budget; points along a curve are mid-schedule (its rate not yet decayed)."""
     curves = history[history.pool_size.isna() & history.model.isin(["mlp", "transformer"])]
     lens = sorted(curves.context_len.unique())
     fig, axes = plt.subplots(1, len(lens), figsize=(3.8 * len(lens), 3.4), sharey=True,
@@ -151,7 +177,7 @@ def plot_mse_vs_compute(table: pd.DataFrame, history: pd.DataFrame) -> plt.Figur
 
 
 def plot_first_layer(model: MLP, dim: int, context_len: int) -> plt.Figure:
-    """Figure 4: first-layer weights, hidden units (sorted by read-out weight) x input entries."""
+    """Figure 5: first-layer weights, hidden units (sorted by read-out weight) x input entries."""
     W = model.first_layer().detach().numpy()  # (H, L*(d+1))
     readout = model.net[-1].weight.detach().numpy()[0]  # (H,)
     order = np.argsort(readout)

@@ -8,8 +8,9 @@ from nblib.config import build
 from nblib.experiments import memorization_sinks as ms
 
 TINY = dict(interactive=False, seeds=2, steps=40, eval_every=20, n_repeated=6, n_canaries=4,
-            repeats=5, d_model=32, d_mlp=64, n_sink=16, n_active=4, ga_steps=[1, 3],
-            prune_counts=[4, 8], val_windows=16, batch_size=8)
+            repeats=5, d_model=32, d_mlp=64, n_sink=16, n_active=4, n_active_sweep=[1, 4],
+            unlearn_steps=[1, 3], prune_counts=[4, 8], retain_passages=16, val_windows=16,
+            batch_size=8)
 
 
 @pytest.fixture(scope="package", autouse=True)

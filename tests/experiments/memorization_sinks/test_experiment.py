@@ -53,46 +53,82 @@ def test_schedule_comes_from_the_parameters(cfg, data):
     assert (schedule.warmup_steps, schedule.final_ratio) == (10, 0.0)
 
 
-def test_tiny_run_records_every_condition_and_method(cfg, data, tiny_run):
+def test_tiny_run_records_every_condition_sparsity_and_method(cfg, data, tiny_run):
     final = tiny_run.final
-    assert set(final.method) == {"standard", "dedup", "sinks", "gradient ascent", "pruning"}
+    assert set(final.method) == {"standard", "dedup", "sinks", "gradient ascent", "GradDiff",
+                                 "NPO", "NPO+RT", "pruning"}
     assert set(final[final.method == "pruning"].strength) == {4, 8}
-    assert set(final[final.method == "gradient ascent"].strength) == {1, 3}
-    assert set(final.seed) == {0, 1} and list(final.columns[:2]) == ["condition", "seed"]
+    for method in ("gradient ascent", "GradDiff", "NPO", "NPO+RT"):
+        assert set(final[final.method == method].strength) == {1, 3}, method
+    sinks = final[final.method == "sinks"]
+    assert sorted(set(zip(sinks.n_sink, sinks.n_active, strict=True))) == [(16, 1), (16, 4)]
+    assert set(final.seed) == {0, 1}
+    assert list(final.columns[:4]) == ["condition", "n_sink", "n_active", "seed"]
     assert final[["gap", "canary_gap", "val_loss"]].notna().all().all()
-    assert final[final.method == "sinks"].gap_sinks_on.notna().all()
+    assert sinks.gap_sinks_on.notna().all()
+    trained = final[final.strength == 0]
+    assert trained[[f"matched_{k}" for k in ex.EXTRACTION_SETS]].notna().all().all()
+    post_hoc = final[final.strength > 0]
+    assert post_hoc.matched_canary.notna().all() and post_hoc.matched_natural.isna().all()
     assert set(tiny_run.history.step) == {20, 40}
     assert [c.step for c in ms.store_for(cfg, "sinks", 0).list()][-1] == cfg.steps
-    assert set(tiny_run.seconds) == {"condition=standard-seed=0", "condition=standard-seed=1",
-                                     "condition=dedup-seed=0", "condition=dedup-seed=1",
-                                     "condition=sinks-seed=0", "condition=sinks-seed=1"}
-    again = ms.run_one(cfg, {"condition": "dedup", "seed": 0}, data=data)["final"][0]
+    assert [c.step for c in ms.store_for(cfg, "sinks", 0, 16, 1).list()][-1] == cfg.steps
+    assert len(tiny_run.seconds) == 2 * (2 + 2)
+    assert "condition=sinks-n_active=1-n_sink=16-seed=1" in tiny_run.seconds
+    again = ms.run_one(cfg, {"condition": "dedup", "n_sink": 0, "n_active": 0, "seed": 0},
+                       data=data)["final"][0]
     first = final[final.method == "dedup"].iloc[0]  # deterministic for a seed
     assert (again["gap"], again["val_loss"]) == (first.gap, first.val_loss)
 
 
+def test_the_sparsities_differ_only_in_their_masks(cfg, tiny_run):
+    """Two MemSinks models of one seed start from the same weights and see the same data, so
+    any difference between them is the sparsity's."""
+    sinks = tiny_run.final[(tiny_run.final.method == "sinks") & (tiny_run.final.seed == 0)]
+    assert sinks.val_loss.nunique() == 2
+    start = [ms.store_for(cfg, "sinks", 0, 16, a).load(0).state_dict() for a in (1, 4)]
+    assert all(torch.equal(start[0][k], start[1][k]) for k in start[0])
+
+
+def test_post_hoc_unlearning_raises_the_loss_of_the_forgotten_passages(tiny_run):
+    final = tiny_run.final
+    standard = final[final.method == "standard"].set_index("seed").loss_repeated
+    for method in ("gradient ascent", "GradDiff", "NPO", "NPO+RT"):
+        strongest = final[(final.method == method) & (final.strength == 3)]
+        assert (strongest.set_index("seed").loss_repeated > standard).all(), method
+
+
 def test_a_restarted_run_redoes_only_the_unfinished_jobs(cfg, tiny_run, monkeypatch):
     folder = ex.jobs_folder(cfg)
-    (folder / "condition=sinks-seed=1.json").unlink()  # as if killed before this job finished
+    (folder / "condition=sinks-n_active=4-n_sink=16-seed=1.json").unlink()  # killed before it ended
     trained = []
     real = ex.train_condition
 
     def spy(cfg, condition, seed, *args, **kwargs):
-        trained.append((condition, seed))
+        trained.append((condition, seed, *args[-2:]))
         return real(cfg, condition, seed, *args, **kwargs)
 
     monkeypatch.setattr(ex, "train_condition", spy)
     again = ms.run_all(cfg, workers=1)
-    assert trained == [("sinks", 1)]
+    assert trained == [("sinks", 1, 16, 4)]
     assert again.final.equals(tiny_run.final) and again.history.equals(tiny_run.history)
 
 
 def test_first_seed_moves_the_seeds(cfg):
-    assert [j["seed"] for j in ex.jobs(replace(cfg, first_seed=3))] == [3, 4] * 3
+    assert [j["seed"] for j in ex.jobs(replace(cfg, first_seed=3))] == [3, 4] * 4
+
+
+def test_the_n_sink_sweep_keeps_the_headline_ratio(cfg):
+    wider = replace(cfg, n_sink_sweep=[32])
+    assert wider.sink_points == [(16, 1), (16, 4), (32, 8)]
+    assert len(ex.jobs(wider)) == 2 * 5
 
 
 @pytest.mark.parametrize("bad, field", [
-    (dict(n_sink=64), "n_sink"), (dict(n_active=32), "n_active"), (dict(d_mlp=60), "d_mlp"),
+    (dict(n_sink=64), "n_sink"), (dict(n_active=2), "n_active"), (dict(d_mlp=60), "d_mlp"),
+    (dict(n_active_sweep=[1, 32]), "n_active_sweep"),
+    (dict(n_active_sweep=[4, 4]), "repeats a value"),
+    (dict(n_sink_sweep=[18]), "n_sink_sweep"), (dict(n_sink_sweep=[16]), "n_sink_sweep"),
     (dict(extract_prefix=60), "extract_prefix"), (dict(repeats=1000), "repeated"),
     (dict(corpus="tinystories"), "corpus"), (dict(prune_counts=[100]), "prune_counts"),
     (dict(warmup_fraction=0.9), "warmup_fraction"), (dict(final_lr_ratio=1.5), "final_lr_ratio")])
@@ -111,7 +147,9 @@ def test_checkpoint_folders_are_keyed_by_what_shapes_the_weights(cfg):
     """A default run's checkpoints are never listed by a smoke run (or a test) of another size."""
     folder = ms.store_for(cfg, "sinks", 0).root
     assert folder == ms.store_for(replace(cfg, prune_counts=[2], seeds=3), "sinks", 0).root
-    assert folder == ms.store_for(replace(cfg, ga_lr=0.01, workers=1), "sinks", 0).root
+    assert folder == ms.store_for(replace(cfg, unlearn_lr=0.01, workers=1), "sinks", 0).root
+    assert folder == ms.store_for(replace(cfg, threshold=0.3, parity_margin=0.1), "sinks", 0).root
+    assert folder != ms.store_for(cfg, "sinks", 0, 16, 1).root
     for change in (dict(steps=cfg.steps + 1), dict(warmup_fraction=0.1),
                    dict(final_lr_ratio=0.2), dict(data_seed=1)):
         assert folder != ms.store_for(replace(cfg, **change), "sinks", 0).root, change
@@ -120,8 +158,10 @@ def test_checkpoint_folders_are_keyed_by_what_shapes_the_weights(cfg):
 def test_job_results_are_keyed_by_training_and_evaluation_fields(cfg):
     folder = ex.jobs_folder(cfg)
     assert folder == ex.jobs_folder(replace(cfg, seeds=3, first_seed=1, workers=1))
-    for change in (dict(ga_lr=0.01), dict(prune_counts=[2]), dict(extract_tokens=8),
-                   dict(lr=1e-3), dict(prune_reference=16)):
+    assert folder == ex.jobs_folder(replace(cfg, threshold=0.3, parity_margin=0.1))
+    for change in (dict(unlearn_lr=0.01), dict(prune_counts=[2]), dict(extract_tokens=8),
+                   dict(lr=1e-3), dict(retain_passages=8), dict(npo_beta=0.5),
+                   dict(retain_weight=2.0), dict(unlearn_steps=[1, 2])):
         assert folder != ex.jobs_folder(replace(cfg, **change)), change
 
 

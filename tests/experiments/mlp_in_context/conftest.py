@@ -9,9 +9,9 @@ from nblib.config import build
 from nblib.experiments import mlp_in_context as icl
 
 TINY = dict(interactive=False, seeds=2, pool_sizes=[1, 8, None], context_lens=[4, 6],
-            context_len=6, mlp_width=16, mlp_depth=1, mlp_steps=60, transformer_d_model=8,
-            transformer_steps=20, small_mlp_width=4, small_mlp_steps=40, n_eval=128, n_evals=3,
-            batch_size=32)
+            context_len=6, train_flops=2e7, mlp_width=16, mlp_depth=1, mlp_lrs=[3e-3, 1e-2],
+            transformer_d_model=8, transformer_lrs=[1e-3, 3e-3], min_steps=10,
+            small_mlp_width=4, small_mlp_steps=40, n_eval=128, n_evals=3, batch_size=32)
 
 
 @pytest.fixture(scope="session", autouse=True)
