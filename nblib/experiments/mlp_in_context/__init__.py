@@ -49,14 +49,14 @@ class ICLConfig(GridConfig):
                                          affects="jobs", item_low=1, item_high=2**20)
     mlp_width: int = param(128, "hidden units per MLP layer", affects="train", low=1, high=8192)
     mlp_depth: int = param(3, "hidden layers of the MLP", affects="train", low=1, high=16)
-    mlp_lrs: list[float] = param([1e-3, 3e-3, 1e-2], "the MLP's learning-rate sweep (peak "
+    mlp_lrs: list[float] = param([1e-3, 3e-3, 1e-2, 3e-2], "the MLP's learning-rate sweep (peak "
                                  "rates)", affects="jobs", item_low=1e-6, item_high=1.0)
     transformer_d_model: int = param(32, "transformer width", affects="train", low=4, high=2048)
     transformer_layers: int = param(2, "transformer blocks", affects="train", low=1, high=24)
     transformer_heads: int = param(2, "attention heads", affects="train", low=1, high=32)
-    transformer_lrs: list[float] = param([3e-4, 1e-3, 3e-3], "the transformer's learning-rate "
-                                         "sweep (peak rates)", affects="jobs", item_low=1e-6,
-                                         item_high=1.0)
+    transformer_lrs: list[float] = param([3e-4, 1e-3, 3e-3, 1e-2], "the transformer's "
+                                         "learning-rate sweep (peak rates)", affects="jobs",
+                                         item_low=1e-6, item_high=1.0)
     tune_seed: int = param(1000, "seed of the learning-rate sweep's runs (not a test seed)",
                            affects="jobs", low=0, high=10**6)
     small_mlp_width: int = param(32, "hidden units of the one-hidden-layer MLP", affects="train",
