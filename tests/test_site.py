@@ -97,7 +97,8 @@ def _reference(figures: Path, slug: str, run_id: str, verdict: dict) -> None:
 def test_question_is_the_notebook_title(nbenv, monkeypatch):
     assert question("01_fixture") == "Fixture notebook" and question("77_missing") == ""
     monkeypatch.setenv("NBLIB_ROOT", str(REPO))
-    assert question("09_mlp_in_context") == "Do MLPs learn in context?"
+    assert question("09_mlp_in_context") == ("Do MLPs learn in context, competitively with "
+                                             "transformers at the same compute?")
 
 
 def test_index_lists_reference_runs_and_every_run_with_relative_links(tmp_path):
