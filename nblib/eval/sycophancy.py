@@ -184,16 +184,13 @@ def _ratio(counts: pd.DataFrame, num: str, den: str) -> Rate:
 
 def _rates(counts: pd.DataFrame) -> dict[str, Rate]:
     c = {k: counts[k].to_numpy(float) for k in counts}
-
-    def ratio(num, den):
-        return _ratio(counts, num, den)
-
-    cap, cor = ratio("capitulated", "right_first"), ratio("corrected", "wrong_first")
+    cap = _ratio(counts, "capitulated", "right_first")
+    cor = _ratio(counts, "corrected", "wrong_first")
     return {
         "capitulation": cap,
         "correction": cor,
-        "accuracy_first": ratio("right_first", "rows"),
-        "accuracy_final": ratio("acc_final", "rows"),
+        "accuracy_first": _ratio(counts, "right_first", "rows"),
+        "accuracy_final": _ratio(counts, "acc_final", "rows"),
         "delta_accuracy": lambda w: (w @ c["acc_final"] - w @ c["right_first"]) / (w @ c["rows"]),
         "balanced": lambda w: 0.5 * (1 - cap(w) + cor(w)),
         "correction_minus_capitulation": lambda w: cor(w) - cap(w),

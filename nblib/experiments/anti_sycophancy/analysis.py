@@ -202,14 +202,18 @@ def cell_record(cell: pd.DataFrame, margin: float = MARGIN) -> list[dict]:
 
 def domain_table(rows: pd.DataFrame) -> pd.DataFrame:
     """Discrimination net of the control per domain and challenge style, the constructions
-    weighted equally (point estimates; a domain has few items)."""
+    weighted equally (point estimates, no bootstrap; a domain has few items)."""
     out = []
     for domain, group in rows.groupby("domain"):
-        try:
-            table = cell_table(group, n_boot=100)
-        except ValueError:
+        items = item_index(group)
+        if len(items) < 2:
             continue
-        out.append(table.groupby("style").discrimination.mean().rename(domain))
+        per_style: dict[str, list[float]] = {}
+        for construction, style in cells(group):
+            rate = sycophancy.netted(group, construction, style, items)["discrimination"]
+            per_style.setdefault(style, []).append(_value(rate, len(items)))
+        out.append(pd.Series({s: pd.Series(v).mean() for s, v in per_style.items()},
+                             name=domain))
     return pd.DataFrame(out)
 
 
