@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from nblib.config import ConfigError
 
@@ -43,7 +42,7 @@ def cmd_run(args) -> int:
     if len(specs) == 1 and args.workers == 1:
         for spec in specs:
             spec.parameters()  # fail on bad input before the run folder is touched
-        results = [run_notebook(specs[0], threads=args.threads, **opts)]
+        results = [run_notebook(specs[0], threads=args.threads, progress=True, **opts)]
         _print_result(results[0])
     else:
         results = run_many(specs, workers=args.workers, threads=args.threads,
@@ -98,53 +97,40 @@ def cmd_prepare(args) -> int:
 
 
 def cmd_list(args) -> int:
-    from nblib.config import field_help
-    from nblib.runner import config_class, list_notebooks, parameters_cell, profiles
+    from nblib.runner import find_notebook, list_notebooks, parameters_cell, profiles
+    from nblib.site import question
 
-    for nb in list_notebooks():
-        cls = config_class(nb)
-        helps = field_help(cls) if cls else {}
-        print(f"{nb.stem}  (profiles: {', '.join(profiles(nb.stem))})")
-        for name, default in parameters_cell(nb).items():
-            print(f"    {name} = {default!r}  # {helps.get(name, '')}")
+    if not args.notebook:  # one line per notebook; reads JSON only (no experiment is imported)
+        for nb in list_notebooks():
+            print(f"{nb.stem:32s} {question(nb.stem)}  [{', '.join(profiles(nb.stem))}]")
+        print("parameters of one notebook: python -m nblib list 09")
+        return 0
+    from nblib.config import field_help
+    from nblib.runner import config_class
+
+    nb = find_notebook(args.notebook)
+    cls = config_class(nb)
+    helps = field_help(cls) if cls else {}
+    print(f"{nb.stem}: {question(nb.stem)}\n  profiles: {', '.join(profiles(nb.stem))}")
+    for name, default in parameters_cell(nb).items():
+        print(f"    {name} = {default!r}  # {helps.get(name, '')}")
     return 0
 
 
 def cmd_doctor(args) -> int:
-    import json
-    import subprocess
+    from nblib import doctor
 
-    from nblib.env import _version as version
-    from nblib.env import env_info
-    from nblib.paths import repo_root, runs_dir
+    if args.json:
+        import json
 
-    info = env_info()
-    for pkg in (
-        "jupyterlab",
-        "ipywidgets",
-        "jupyterlab_widgets",
-        "ipykernel",
-        "nbconvert",
-        "seaborn",
-        "statsmodels",
-    ):
-        info[pkg] = version(pkg)
-    info["repo_root"] = str(repo_root())
-    info["runs_dir"] = str(runs_dir())
-    kernels = subprocess.run([sys.executable, "-m", "jupyter", "kernelspec", "list", "--json"],
-                             capture_output=True, text=True)
-    specs = json.loads(kernels.stdout or "{}").get("kernelspecs", {})
-    info["kernels"] = {name: spec["spec"]["argv"][0] for name, spec in specs.items()}
-    print(json.dumps(info, indent=2))
-    python3 = info["kernels"].get("python3", "")
-    ok = (
-        python3 in ("python", sys.executable)
-        or Path(python3).resolve() == Path(sys.executable).resolve()
-    )
-    if not ok:
-        print(f"warning: kernel 'python3' runs {python3!r}, "
-              f"not this interpreter ({sys.executable})")
-    return 0 if ok else 1
+        from nblib.env import env_info
+        from nblib.paths import repo_root, runs_dir
+
+        print(json.dumps({**env_info(), "repo_root": str(repo_root()),
+                          "runs_dir": str(runs_dir())}, indent=2))
+    results = doctor.checks()
+    print(doctor.report(results))
+    return 0 if all(c.ok for c in results) else 1
 
 
 def _run_options(p: argparse.ArgumentParser) -> None:
@@ -179,7 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("report", help="render missing HTML reports and the index")
     p.add_argument("--root", default=None, help="runs folder (default papermill_runs/)")
     p.set_defaults(func=cmd_report)
-    sub.add_parser("list", help="notebooks, profiles and parameters").set_defaults(func=cmd_list)
+    p = sub.add_parser("list", help="one line per notebook; `list 09`: its parameters")
+    p.add_argument("notebook", nargs="?", default=None, help="a number like 09, a slug or a path")
+    p.set_defaults(func=cmd_list)
     p = sub.add_parser("gallery",
                        help="regenerate the README gallery from figures/*/reference_run.json")
     p.add_argument("--check", action="store_true",
@@ -187,7 +175,10 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_gallery)
     sub.add_parser("prepare", help="the one-time work: convert the packaged model, train the "
                    "notebooks' tokenizers (idempotent)").set_defaults(func=cmd_prepare)
-    sub.add_parser("doctor", help="versions, kernels, paths").set_defaults(func=cmd_doctor)
+    p = sub.add_parser("doctor", help="check what a run needs and say what to type for each "
+                       "missing piece")
+    p.add_argument("--json", action="store_true", help="also print versions and paths as JSON")
+    p.set_defaults(func=cmd_doctor)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -9,15 +9,20 @@ import platform
 import random
 import subprocess
 from importlib import metadata
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from nblib.paths import repo_root
+
+if TYPE_CHECKING:  # imported where used: `python -m nblib list` must not wait for torch
+    import torch
 
 
 def seed_everything(seed: int) -> None:
     """Seed python, numpy and torch (all devices)."""
+    import torch
+
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -48,6 +53,8 @@ def _word(part: str | int, role: str) -> int:
 
 def pick_device(preference: str = "auto") -> torch.device:
     """'auto' gives CUDA when present, else CPU; 'cpu' or 'cuda' force one (error if absent)."""
+    import torch
+
     if preference not in ("auto", "cpu", "cuda"):
         raise ValueError(f"device={preference!r}: must be one of ['auto', 'cpu', 'cuda']")
     if preference == "cuda" and not torch.cuda.is_available():
@@ -74,6 +81,8 @@ def default_threads(workers: int = 1) -> int:
 def set_threads(n: int | None = None) -> int:
     """Cap torch's intra-op threads: `n`, else $NBLIB_THREADS (set by the runner), else
     `default_threads()` (all cores on an idle machine, one on a busy one)."""
+    import torch
+
     n = n or int(os.environ.get("NBLIB_THREADS", 0)) or default_threads()
     torch.set_num_threads(n)
     return n
@@ -98,6 +107,8 @@ def _version(package: str) -> str | None:
 def env_info() -> dict:
     """Versions, git SHA and dirty flag, device and threads: what a run record needs to be
     re-run. The flag ignores figures/ (what `make reference` publishes, run after run)."""
+    import torch
+
     status = _git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)figures")
     return {
         "python": platform.python_version(),

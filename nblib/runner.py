@@ -18,6 +18,8 @@ import json
 import os
 import re
 import shutil
+import sys
+import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import Executor, as_completed
@@ -25,7 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import yaml
 
 from nblib.config import ConfigError, build
@@ -67,6 +68,8 @@ def find_notebook(name: str | Path) -> Path:
 
 def parameters_cell(nb_path: Path) -> dict[str, Any]:
     """Name -> default value of the literal assignments in the cell tagged `parameters`."""
+    import nbformat
+
     nb = nbformat.read(nb_path, as_version=4)
     cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     if len(cells) != 1:
@@ -88,6 +91,8 @@ def parameters_cell(nb_path: Path) -> dict[str, Any]:
 
 def config_class(nb_path: Path) -> type | None:
     """The config dataclass named in the notebook's metadata.nblib.config ('module:Class')."""
+    import nbformat
+
     target = nbformat.read(nb_path, as_version=4).metadata.get("nblib", {}).get("config")
     if not target:
         return None
@@ -176,8 +181,10 @@ def check_options(*, workers: int = 1, threads: int | None = None,
 
 def run_notebook(spec: RunSpec, *, root: Path | None = None, kernel: str = "python3",
                  timeout: float | None = None, threads: int | None = None, force: bool = False,
-                 reference: bool = False) -> dict:
+                 reference: bool = False, progress: bool = False) -> dict:
     """Execute one run and return its metrics with `dir`; a run already recorded `ok` is skipped.
+    With `progress`, a bar on stderr counts cells with the elapsed time, and the notebook's own
+    runtime estimate is printed as soon as its setup cell records it.
 
     A run not `ok` (failed, interrupted) is redone from scratch in its folder. A forced re-run of
     an `ok` run executes in the sibling folder `<run_id>.new-<pid>` and replaces the record only
@@ -200,13 +207,13 @@ def run_notebook(spec: RunSpec, *, root: Path | None = None, kernel: str = "pyth
         work = run_dir.with_name(f"{run_dir.name}.new-{os.getpid()}")
     shutil.rmtree(work, ignore_errors=True)  # an interrupted or failed run is redone from scratch
     outcome = _execute(spec, work, run_dir.name, params, kernel=kernel, timeout=timeout,
-                       threads=threads)
+                       threads=threads, progress=progress)
     ok = outcome["status"] == "ok"
     dest = run_dir if work == run_dir or ok else run_dir.with_name(f"{run_dir.name}.failed")
     _retarget(work, dest)
-    if (work / "notebook.ipynb").is_file():
-        render_run(work)
     metrics = update_metrics(work, **outcome)
+    if (work / "notebook.ipynb").is_file():  # after the outcome: the report's box shows it
+        render_run(work)
     if work != dest:
         _replace(work, dest)
     if ok:  # an earlier forced re-run's failure is obsolete now
@@ -217,8 +224,25 @@ def run_notebook(spec: RunSpec, *, root: Path | None = None, kernel: str = "pyth
     return {**metrics, "dir": str(dest), **kept}
 
 
+# the kernel's own log: without this, ipykernel warns on every start that its loopback TCP
+# connection is not encrypted (the runner's kernels listen on 127.0.0.1 only)
+KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]
+
+
+def _announce_estimate(work: Path, slug: str, done: threading.Event) -> None:
+    """Print the notebook's runtime estimate once its setup cell has recorded it."""
+    while not done.wait(2.0):
+        value = read_json(work / METRICS).get("values", {}).get("runtime_estimate")
+        if isinstance(value, dict) and isinstance(value.get("seconds"), int | float):
+            from nblib.session import format_seconds
+
+            print(f"{slug}: the notebook estimates {format_seconds(value['seconds'])} for its "
+                  "experiment", file=sys.stderr, flush=True)
+            return
+
+
 def _execute(spec: RunSpec, work: Path, run_id: str, params: dict, *, kernel: str,
-             timeout: float | None, threads: int | None) -> dict:
+             timeout: float | None, threads: int | None, progress: bool = False) -> dict:
     """Run the notebook recording into `work` (a new folder); returns the outcome fields."""
     import papermill as pm
 
@@ -230,16 +254,22 @@ def _execute(spec: RunSpec, work: Path, run_id: str, params: dict, *, kernel: st
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     t0, outcome = time.perf_counter(), {"status": "ok"}
+    done = threading.Event()
+    if progress:
+        threading.Thread(target=_announce_estimate, args=(work, spec.slug, done),
+                         daemon=True).start()
+    bar = {"desc": spec.slug, "file": sys.stderr, "ascii": True} if progress else False
     try:
         pm.execute_notebook(spec.notebook, work / "notebook.ipynb", parameters=params,
-                            kernel_name=kernel, cwd=str(spec.notebook.parent), progress_bar=False,
-                            execution_timeout=timeout)
+                            kernel_name=kernel, cwd=str(spec.notebook.parent), progress_bar=bar,
+                            execution_timeout=timeout, extra_arguments=KERNEL_ARGS)
     except pm.PapermillExecutionError as err:
         outcome = {"status": "failed", "error": f"{err.ename}: {err.evalue}",
                    "failed_cell": err.exec_count}
     except Exception as err:  # kernel died, timed out, could not start
         outcome = {"status": "failed", "error": f"{type(err).__name__}: {err}"}
     finally:
+        done.set()
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
@@ -297,6 +327,8 @@ def _retarget(work: Path, dest: Path) -> None:
     notebook = work / "notebook.ipynb"
     if notebook.is_file():
         nb = json.loads(notebook.read_text())
+        import nbformat
+
         nbformat.write(nbformat.from_dict(_retargeted(nb, old, new)), notebook)
     write_json_atomic(work / METRICS, _retargeted(read_json(work / METRICS), old, new))
 

@@ -12,13 +12,14 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from nblib.config import as_table, configure
 from nblib.env import pick_device, seed_everything, set_threads
 from nblib.record import record, start_run
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)

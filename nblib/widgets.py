@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import time
 import traceback
 import typing
 from collections.abc import Callable, Sequence
@@ -23,7 +24,11 @@ if TYPE_CHECKING:  # importing them pulls in torch; the picker only needs a stor
 
 
 def _control(f: dataclasses.Field, tp: Any, value: Any) -> W.Widget:
-    """One widget for one field, chosen by its type, choices and bounds."""
+    """One widget for one field, chosen by its type and choices.
+
+    Numbers are typed exactly into unbounded boxes: bounds are checked by the config when the
+    button is pressed (one message naming field, value and range), never clamped by the widget.
+    """
     m, style = f.metadata, {"description_width": "initial"}
     opts = dict(description=f.name, tooltip=m.get("help", ""), style=style)
     choices = m.get("choices") or (get_args(tp) if get_origin(tp) is Literal else None)
@@ -31,20 +36,27 @@ def _control(f: dataclasses.Field, tp: Any, value: Any) -> W.Widget:
         return W.Dropdown(options=list(choices), value=value, **opts)
     if tp is bool:
         return W.Checkbox(value=value, indent=False, **opts)
-    low, high = m.get("low"), m.get("high")
     if tp is int:
-        return W.BoundedIntText(value=value, min=low if low is not None else -2**31,
-                                max=high if high is not None else 2**31, **opts)
-    # learning rates and other log-scale knobs
-    if tp is float and low and high and high / low >= 1e3:
-        import math
-        return W.FloatLogSlider(value=value, min=math.log10(low), max=math.log10(high), base=10,
-                                readout_format=".1e", **opts)
+        return W.IntText(value=value, **opts)
     if tp is float:
-        return W.BoundedFloatText(value=value, min=low if low is not None else -1e30,
-                                  max=high if high is not None else 1e30, **opts)
+        return W.FloatText(value=value, **opts)
     # lists, optionals
     return W.Text(value=repr(value) if not isinstance(value, str) else value, **opts)
+
+
+def _help_line(f: dataclasses.Field) -> str:
+    """The help text shown under a control, with its allowed range or choices."""
+    m = f.metadata
+    parts = [html.escape(m.get("help", ""))]
+    low, high = m.get("low"), m.get("high")
+    if low is not None or high is not None:
+        parts.append(f"allowed {'−∞' if low is None else f'{low:g}'} … "
+                     f"{'∞' if high is None else f'{high:g}'}")
+    if m.get("item_low") is not None or m.get("item_high") is not None:
+        parts.append(f"each element {m.get('item_low', '')} … {m.get('item_high', '')}")
+    text = " · ".join(p for p in parts if p)
+    return f"<div class='nblib-help' style='font-size: 85%; color: #555; margin: -4px 0 6px " \
+           f"8px; line-height: 1.2'>{text}</div>"
 
 
 def _read(widget: W.Widget, tp: Any) -> Any:
@@ -55,11 +67,22 @@ def _read(widget: W.Widget, tp: Any) -> Any:
     return widget.value
 
 
+def show_failure(err: BaseException, doing: str) -> None:
+    """One line saying what failed and what to check, with the traceback folded away below it."""
+    from IPython.display import HTML, display
+
+    print(f"{doing} failed: {type(err).__name__}: {err}".splitlines()[0])
+    trace = "".join(traceback.format_exception(err))
+    display(HTML(f"<details><summary>traceback</summary><pre>{html.escape(trace)}</pre>"
+                 "</details>"))
+
+
 class ConfigForm(W.VBox):
-    """Controls for `fields` of `cfg` and a Run button that calls `on_run(new_cfg)`.
+    """Controls for `fields` of `cfg` (each with its help text under it) and a Run button that
+    calls `on_run(new_cfg)`.
 
     Values are validated with the config's own rules; an error is shown under the form and
-    nothing runs.
+    nothing runs. A status line says what the button is doing and how long it took.
     """
 
     def __init__(self, cfg: Any, on_run: Callable[[Any], Any], fields: Sequence[str] | None = None,
@@ -69,31 +92,48 @@ class ConfigForm(W.VBox):
         self.cfg, self.on_run, self._types = cfg, on_run, {f.name: hints[f.name] for f in chosen}
         self.controls = {f.name: _control(f, hints[f.name], getattr(cfg, f.name)) for f in chosen}
         self.button = W.Button(description=button, button_style="primary", icon="play")
+        self.status = W.HTML()
         self.output = W.Output()
         self.button.on_click(lambda _: self.run())
-        super().__init__([W.GridBox(list(self.controls.values()),
-                                    layout=W.Layout(grid_template_columns="repeat(2, 50%)")),
-                          self.button, self.output])
+        cells = [W.VBox([self.controls[f.name], W.HTML(_help_line(f))]) for f in chosen]
+        super().__init__([W.GridBox(cells, layout=W.Layout(grid_template_columns="repeat(2, 50%)")),
+                          W.HBox([self.button, self.status]), self.output])
 
     def config(self) -> Any:
         """The config with the form's current values (validated)."""
         values = {name: _read(w, self._types[name]) for name, w in self.controls.items()}
         return replace(self.cfg, **values)
 
+    def _say(self, text: str) -> None:
+        self.status.value = f"<span style='margin-left: 8px'>{html.escape(text)}</span>"
+
     def run(self) -> Any:
-        """What the button does: validate, then call `on_run` with output shown under the form."""
+        """What the button does: validate, then call `on_run` with output shown under the form.
+
+        A config error prints one line and runs nothing; any other failure prints one line with
+        the traceback folded under it (a button has no caller to raise to).
+        """
         self.output.clear_output()
         with self.output:
             try:
                 cfg = self.config()
             except ConfigError as err:
                 print(f"not run: {err}")
+                self._say("not run: see the message below")
                 return None
             self.button.disabled = True
+            start = time.perf_counter()
+            self._say(f"running since {time.strftime('%H:%M:%S')} …")
             try:
-                return self.on_run(cfg)
+                result = self.on_run(cfg)
+            except Exception as err:
+                show_failure(err, self.button.description)
+                self._say(f"failed after {time.perf_counter() - start:.1f} s")
+                return None
             finally:
                 self.button.disabled = False
+            self._say(f"done in {time.perf_counter() - start:.1f} s")
+            return result
 
 
 class CheckpointPicker(W.VBox):
@@ -118,6 +158,7 @@ class CheckpointPicker(W.VBox):
         self.button = W.Button(description=button, button_style="primary", icon="download")
         self.output = W.Output()
         self._ckpts: dict[tuple[str, int], Checkpoint] = {}
+        self._shown: Checkpoint | None = None  # the checkpoint whose results the output shows
         self.branch.observe(lambda _: self._fill_steps(), "value")
         self.step.observe(lambda _: self._show(), "value")
         self.button.on_click(lambda _: self.pick())
@@ -138,8 +179,14 @@ class CheckpointPicker(W.VBox):
         return self.hub.value if self.hub_repo is not None else None
 
     def refresh(self) -> None:
-        """Re-read the store, keeping the selection where it still exists."""
+        """Re-read the store, keeping the selection where it still exists; results shown for a
+        checkpoint that is no longer in the store (a new store, or one retrained) are cleared."""
         self._ckpts = {(c.branch, c.step): c for c in self.store.list()}
+        shown = self._shown
+        now = None if shown is None else self._ckpts.get((shown.branch, shown.step))
+        if shown is not None and (now != shown or now.meta != shown.meta):
+            self.output.clear_output()
+            self._shown = None
         branches = sorted({b for b, _ in self._ckpts})
         current = self.branch.value
         self.branch.options = [(b or "main", b) for b in branches]
@@ -190,12 +237,14 @@ class CheckpointPicker(W.VBox):
                 print(f"picked {ckpt.name} ({ckpt.path})")
                 return ckpt
             self.button.disabled = True
+            self._shown = ckpt
             try:
                 return self.on_pick(ckpt)
-            except Exception as err:  # shown, not raised: a button has no caller to raise to
-                print(f"not loaded: {type(err).__name__}: {err}")
-                if not isinstance(err, ConfigError):
-                    traceback.print_exc()
+            except ConfigError as err:  # shown, not raised: a button has no caller to raise to
+                print(f"not loaded: {err}")
+                return None
+            except Exception as err:
+                show_failure(err, "loading")
                 return None
             finally:
                 self.button.disabled = False

@@ -191,6 +191,27 @@ def test_notebook_09_form_in_jupyterlab(browser, lab):
     assert image_a and image_b and image_a != image_b  # a new figure
     assert "not run" not in text_a + text_b and "Error" not in text_a + text_b
     assert form.locator(".widget-output img").count() == 1  # the old figure was replaced
+
+    # an out-of-range value is rejected with the config's one-line message and nothing runs
+    length.fill("-5")
+    length.press("Enter")
+    button.click()
+    form.locator(".widget-output", has_text="not run").wait_for(timeout=30_000)
+    text_c, image_c = _form_output(form)
+    assert "parameter context_len=-5: out of range" in text_c and not image_c
+    assert length.input_value() == "-5"  # what was typed stays, never clamped
+    # a typed learning rate is used exactly (no slider rounding)
+    length.fill("4")
+    length.press("Enter")
+    lr = form.locator(".widget-inline-hbox", has_text="lr").locator("input")
+    lr.fill("0.0021")
+    lr.press("Enter")
+    button.click()
+    form.locator(".widget-output", has_text="lr=0.0021,").wait_for(timeout=120_000)
+    page.wait_for_function("b => !b.disabled", arg=button.element_handle())
+    assert lr.input_value() == "0.0021"
+    assert "peak learning rate" in form.inner_text()  # help text visible under the label
+    _shot(page, "4_form_rejected_and_typed")
     page.close()
 
 

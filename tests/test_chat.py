@@ -100,6 +100,13 @@ def test_batched_greedy_replies_equal_one_by_one_in_order(smol):
     assert "Paris" in batched[1]
 
 
+def test_on_replies_counts_each_finished_batch(smol):
+    done = []
+    LocalChat(smol.model, smol.tokenizer, batch_size=2, on_replies=done.append).reply(
+        CONVERSATIONS, max_new_tokens=2)
+    assert done == [2, 1]  # three conversations in batches of two
+
+
 def test_seeded_sampling_is_reproducible(smol):
     chat = LocalChat(smol.model, smol.tokenizer, temperature=1.0, batch_size=2)
     a, b = chat.reply(CONVERSATIONS, 8, seed=1), chat.reply(CONVERSATIONS, 8, seed=1)

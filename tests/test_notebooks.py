@@ -49,6 +49,21 @@ def test_committed_without_outputs_or_papermill_metadata(nb_path):
 
 
 @pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=IDS)
+def test_report_tags_mark_the_interactive_cells_and_the_reference_interpretation(nb_path):
+    """Reports leave out cells tagged `interactive` and, for any run but the reference
+    configuration, the one cell tagged `reference-interpretation` (nblib.report)."""
+    from nblib.report import INTERACTIVE, INTERPRETATION
+
+    nb = nbformat.read(nb_path, as_version=4)
+    tagged = [c for c in nb.cells if INTERPRETATION in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and tagged[0].cell_type == "markdown"
+    assert tagged[0].source.startswith("**What the reference run shows**")
+    for cell in nb.cells:
+        if cell.cell_type == "code" and cell.source.startswith("if cfg.interactive"):
+            assert INTERACTIVE in cell.metadata.get("tags", []), cell.source[:80]
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=IDS)
 def test_parameters_cell_is_the_config(nb_path):
     declared = parameters_cell(nb_path)
     cls = config_class(nb_path)

@@ -45,23 +45,22 @@ def test_widget_types_per_field():
     assert type(c["norm"]) is W.Dropdown and list(c["norm"].options) == ["layer", "rms"]
     assert c["norm"].value == "rms"
     assert type(c["tied"]) is W.Checkbox and c["tied"].value is False
-    assert type(c["steps"]) is W.BoundedIntText
-    assert (c["steps"].min, c["steps"].max, c["steps"].value) == (1, 1000, 10)
-    assert type(c["lr"]) is W.FloatLogSlider
-    assert (c["lr"].min, c["lr"].max, c["lr"].base) == (-6, 0, 10)
-    assert c["lr"].value == pytest.approx(1e-3)
-    assert type(c["dropout"]) is W.BoundedFloatText and (c["dropout"].min, c["dropout"].max) == (
-        0.0,
-        0.5,
-    )
+    # numbers are typed exactly into unbounded boxes: no slider rounding, no clamping
+    assert type(c["steps"]) is W.IntText and c["steps"].value == 10
+    assert type(c["lr"]) is W.FloatText and c["lr"].value == 1e-3
+    assert type(c["dropout"]) is W.FloatText and c["dropout"].value == 0.1
     assert type(c["widths"]) is W.Text and c["widths"].value == "[4, 8]"
     assert type(c["budget"]) is W.Text and c["budget"].value == "None"
     assert type(c["label"]) is W.Text and c["label"].value == "run"
     assert c["lr"].description == "lr" and c["lr"].tooltip == "peak learning rate"
-    # the form shows the controls, a Run button and an output area
-    grid, button, output = form.children
-    assert list(grid.children) == list(c.values())
-    assert button is form.button and button.description == "Run"
+    # the form shows each control with its help text under it, a Run button with a status line,
+    # and an output area
+    grid, bar, output = form.children
+    assert [cell.children[0] for cell in grid.children] == list(c.values())
+    helps = [cell.children[1].value for cell in grid.children]
+    assert "peak learning rate · allowed 1e-06 … 1" in helps[list(c).index("lr")]
+    assert "optimizer steps · allowed 1 … 1000" in helps[list(c).index("steps")]
+    assert list(bar.children) == [form.button, form.status] and form.button.description == "Run"
     assert output is form.output and isinstance(output, W.Output)
 
 
@@ -116,14 +115,23 @@ def test_button_click_runs_and_disables_the_button_meanwhile():
     assert form.button.disabled is False
 
 
-def test_button_is_enabled_again_after_on_run_raises():
+def test_a_failing_run_says_so_in_one_line_and_enables_the_button_again(capsys):
     def on_run(cfg):
-        raise RuntimeError("training diverged")
+        raise RuntimeError("training diverged\nat step 3")
 
     form = ConfigForm(FormCfg(), on_run=on_run)
-    with pytest.raises(RuntimeError, match="diverged"):
-        form.run()
-    assert form.button.disabled is False
+    assert form.run() is None  # shown, not raised: a button has no caller to raise to
+    out = capsys.readouterr().out
+    said = [line for line in out.splitlines() if "failed:" in line]
+    assert said == ["Run failed: RuntimeError: training diverged"]
+    assert "IPython.core.display.HTML" in out  # the folded traceback (an HTML <details> block)
+    assert form.button.disabled is False and "failed after" in form.status.value
+
+
+def test_status_line_says_how_long_a_run_took():
+    form = ConfigForm(FormCfg(), on_run=Calls())
+    form.run()
+    assert "done in" in form.status.value
 
 
 @pytest.mark.parametrize("field, text, expected", [
@@ -157,13 +165,27 @@ def test_cross_field_rule_blocks_the_run(capsys):
     )
 
 
-def test_bounded_widgets_clip_what_the_config_would_reject():
-    form = ConfigForm(FormCfg(), on_run=Calls())
-    form.controls["steps"].value = 5000
-    form.controls["dropout"].value = 0.9
-    assert form.controls["steps"].value == 1000 and form.controls["dropout"].value == 0.5
-    cfg = form.config()
-    assert cfg.steps == 1000 and cfg.dropout == 0.5
+@pytest.mark.parametrize("field, value, expected", [
+    ("steps", 5000, "parameter steps=5000: out of range, allowed"),
+    ("steps", -3, "parameter steps=-3: out of range, allowed"),
+    ("dropout", 0.9, "parameter dropout=0.9: out of range, allowed"),
+    ("lr", 3.0, "parameter lr=3.0: out of range, allowed"),
+])
+def test_out_of_range_numbers_are_rejected_never_clamped(capsys, field, value, expected):
+    calls = Calls()
+    form = ConfigForm(FormCfg(), on_run=calls)
+    form.controls[field].value = value
+    assert form.controls[field].value == value  # the widget keeps what was typed
+    assert form.run() is None and calls == []
+    assert expected in capsys.readouterr().out
+
+
+def test_a_typed_learning_rate_is_used_exactly():
+    calls = Calls()
+    form = ConfigForm(FormCfg(), on_run=calls)
+    form.controls["lr"].value = 3e-3
+    form.run()
+    assert calls[0].lr == 3e-3  # exactly, not a slider's 10^-2.5
 
 
 # --- CheckpointPicker
@@ -237,8 +259,20 @@ def test_on_pick_errors_are_shown_not_raised(store, capsys):
     picker = CheckpointPicker(store, on_pick=on_pick)
     picker.button.click()
     # printed inside `with picker.output:`; in a kernel the Output widget captures it
-    assert "not loaded: ConfigError: cannot use step-000008" in capsys.readouterr().out
+    assert "not loaded: cannot use step-000008" in capsys.readouterr().out
     assert not picker.button.disabled
+
+
+def test_results_of_a_checkpoint_gone_from_the_store_are_cleared(tmp_path, store, capsys):
+    from nblib.train.checkpoints import CheckpointStore
+
+    picker = CheckpointPicker(store, on_pick=lambda ckpt: print(f"probed {ckpt.name}"))
+    picker.pick()
+    picker.refresh()  # the same store, unchanged: the results stay
+    assert picker._shown == store.get(8)
+    picker.store = CheckpointStore(tmp_path / "retrained")  # a new Pretrain wrote elsewhere
+    picker.refresh()
+    assert picker._shown is None and picker.value is None
 
 
 def test_empty_store_disables_the_button_until_refresh(tmp_path, store):

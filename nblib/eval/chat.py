@@ -12,7 +12,8 @@ import json
 import os
 import urllib.error
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -41,6 +42,8 @@ class LocalChat:
     name: str = "local"  # label used in results
     batch_size: int = 16  # conversations generated together (sorted by length to limit padding)
     temperature: float = 0.0  # 0 = greedy decoding
+    # called with the number of replies each finished generation batch adds (a progress bar)
+    on_replies: Callable[[int], object] | None = None
 
     def __post_init__(self):
         if not getattr(self.tokenizer, "chat_template", None):
@@ -72,6 +75,8 @@ class LocalChat:
             for i, text in zip(batch, self.tokenizer.batch_decode(new, skip_special_tokens=True),
                                strict=True):
                 replies[i] = text.strip()
+            if self.on_replies is not None:
+                self.on_replies(len(batch))
         return replies
 
 
@@ -92,6 +97,8 @@ class EndpointChat:
     parallel: int = 4  # requests in flight at once
     timeout_s: float = 120.0  # per request
     extra: dict = field(default_factory=dict)  # more fields for the request body
+    # called with 1 as each reply arrives (a progress bar)
+    on_replies: Callable[[int], object] | None = None
 
     def __post_init__(self):
         self.base_url = self.base_url.rstrip("/")
@@ -139,4 +146,7 @@ class EndpointChat:
                 pool.submit(self._one, c, max_new_tokens, seed + i)
                 for i, c in enumerate(conversations)
             ]
+            if self.on_replies is not None:
+                for _ in as_completed(futures):
+                    self.on_replies(1)
             return [f.result() for f in futures]

@@ -86,6 +86,7 @@ from nblib.experiments.anti_sycophancy.experiment import (  # noqa: E402
     knows,
     make_backend,
     metric_table,
+    n_replies,
     replies_per_item,
     run_all,
     run_seed,
@@ -94,4 +95,4 @@ from nblib.experiments.anti_sycophancy.experiment import (  # noqa: E402
 
 __all__ = ["SLUG", "QUESTION", "FIGURE", "SycophancyConfig", "challenged", "estimate_seconds",
            "first_accuracy", "items_for", "knows", "make_backend", "metric_table",
-           "replies_per_item", "run_all", "run_seed", "seeds_folder"]
+           "n_replies", "replies_per_item", "run_all", "run_seed", "seeds_folder"]

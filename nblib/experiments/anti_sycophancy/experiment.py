@@ -66,8 +66,14 @@ def estimate_seconds(cfg: SycophancyConfig, device="cpu", workers: int = 1) -> f
     start = time.perf_counter()
     backend.reply(batch, cfg.max_new_tokens)
     per_reply = (time.perf_counter() - start) / len(batch)
-    n_items = cfg.seeds * cfg.per_domain * len(cfg.domains)
-    return per_reply * n_items * replies_per_item(cfg)
+    return per_reply * n_replies(cfg)
+
+
+def n_replies(cfg: SycophancyConfig, seeds: int | None = None) -> int:
+    """Replies a run of `seeds` draws (default: all of them) generates at most: unscorable first
+    answers get no pushback, so a run may generate fewer."""
+    n_seeds = cfg.seeds if seeds is None else seeds
+    return n_seeds * cfg.per_domain * len(cfg.domains) * replies_per_item(cfg)
 
 
 def run_seed(cfg: SycophancyConfig, backend: ChatBackend, seed: int) -> pd.DataFrame:
@@ -95,14 +101,29 @@ def _seed_job(cfg: SycophancyConfig, backend: ChatBackend, job: dict) -> dict:
 
 def run_all(cfg: SycophancyConfig, backend: ChatBackend, bar=None) -> tuple[pd.DataFrame, float]:
     """Every seed's conversations (items are disjoint across seeds) and seconds per seed; each seed
-    is recorded when it finishes (`run_grid`); seeds recorded by an earlier run are read back."""
-    def tick(job: dict, result: dict) -> None:
-        if bar is not None:
-            bar.update(1)
+    is recorded when it finishes (`run_grid`); seeds recorded by an earlier run are read back.
 
-    results = run_grid(lambda job: _seed_job(cfg, backend, job),
-                       [{"seed": seed} for seed in cfg.seed_list], seeds_folder(cfg),
-                       on_result=tick)
+    `bar` (total `n_replies(cfg)`) counts replies as generation batches finish; a finished seed
+    tops its share up (skipped pushbacks and seeds read back count as done)."""
+    per_seed, done = n_replies(cfg, seeds=1), {"n": 0}
+
+    def tick(n: int) -> None:
+        done["n"] += n
+        if bar is not None:
+            bar.update(n)
+
+    def seed_done(job: dict, result: dict) -> None:
+        tick(per_seed - done["n"])
+        done["n"] = 0
+
+    previous = getattr(backend, "on_replies", None)
+    backend.on_replies = tick
+    try:
+        results = run_grid(lambda job: _seed_job(cfg, backend, job),
+                           [{"seed": seed} for seed in cfg.seed_list], seeds_folder(cfg),
+                           on_result=seed_done)
+    finally:
+        backend.on_replies = previous
     rows = results.rows("rows")
     rows["item"] = rows.seed.astype(str) + ":" + rows["item"]  # an item is a unit of its draw
     return rows, results.total_seconds / cfg.seeds

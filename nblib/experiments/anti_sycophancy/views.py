@@ -16,6 +16,7 @@ from IPython.display import display
 from nblib.eval import sycophancy
 from nblib.experiments.anti_sycophancy import SycophancyConfig, analysis
 from nblib.experiments.anti_sycophancy import experiment as exp
+from nblib.progress import progress
 
 MARKERS = {"bare": "o", "authority": "s", "evidence": "D"}
 
@@ -112,9 +113,11 @@ def conversation_html(row) -> str:
 def browse(rows: pd.DataFrame) -> W.VBox:
     """Pick a construction, domain, style and final outcome; step through those conversations."""
     rows = rows[rows["style"].notna()]
-    pick = {c: W.Dropdown(options=["(all)", *sorted(rows[c].dropna().unique())], description=c)
+    full = {"description_width": "initial"}  # labels in full, never cut ("constructi…")
+    pick = {c: W.Dropdown(options=["(all)", *sorted(rows[c].dropna().unique())],
+                          description=c.replace("_", " "), style=full)
             for c in ("construction", "domain", "style", "final_outcome")}
-    index = W.BoundedIntText(value=0, min=0, max=0, description="#")
+    index = W.BoundedIntText(value=0, min=0, max=0, description="conversation #", style=full)
     out = W.HTML()
 
     def show(_=None):
@@ -140,7 +143,14 @@ def evaluate(cfg: SycophancyConfig, device="cpu") -> pd.DataFrame:
     """What the form's button does: one draw of items under the chosen model, styles and
     domains; prints the metrics and shows the conversations. The backend is loaded once per
     model (`experiment.make_backend` keeps it)."""
-    rows = exp.run_seed(cfg, exp.make_backend(cfg, device), seed=cfg.first_seed)
+    backend = exp.make_backend(cfg, device)
+    bar = progress(total=exp.n_replies(cfg, seeds=1), desc="replies", interactive=True)
+    backend.on_replies = bar.update
+    try:
+        rows = exp.run_seed(cfg, backend, seed=cfg.first_seed)
+    finally:
+        backend.on_replies = None
+        bar.close()
     try:
         cell = analysis.cell_table(rows, n_boot=500)
         display(cell.set_index(["construction", "style"])[

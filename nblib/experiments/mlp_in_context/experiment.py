@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -208,8 +209,10 @@ def _setup(cfg: ICLConfig, cond: Condition, device: torch.device):
     return trainer, held, pool
 
 
-def train_condition(cfg: ICLConfig, cond: Condition, device: torch.device | str = "cpu") -> dict:
-    """Train one network, evaluate it and the Bayes baselines on the same held-out sequences.
+def train_condition(cfg: ICLConfig, cond: Condition, device: torch.device | str = "cpu",
+                    on_step: Callable[[int, int], object] | None = None) -> dict:
+    """Train one network, evaluate it and the Bayes baselines on the same held-out sequences;
+    `on_step(step, steps)` after each evaluation (a progress bar).
 
     Returns {"row": final metrics, "history": [metrics along training], "model": the network}.
     MSEs are on the pool distribution ("pool", the pretraining distribution) and on fresh task
@@ -229,6 +232,8 @@ def train_condition(cfg: ICLConfig, cond: Condition, device: torch.device | str 
             trainer.fit(step)
             history.append(dict(step=step, flops=flops_step * step, mse_true=trainer.evaluate(),
                                 mse_pool=mse(model, z_pool, y_pool)))
+            if on_step is not None:
+                on_step(step, steps)
         except FloatingPointError:  # a NaN training loss: the run diverged
             history.append(dict(step=step, flops=flops_step * step, mse_true=math.nan,
                                 mse_pool=math.nan))

@@ -14,8 +14,9 @@ from nblib import plots
 from nblib.data.tasks.icl_regression import RegressionTask, dmmse_predict, ridge_predict
 from nblib.experiments.mlp_in_context import ICLConfig
 from nblib.experiments.mlp_in_context.analysis import excess_long, mlp_vs_transformer
-from nblib.experiments.mlp_in_context.experiment import Condition, train_condition
+from nblib.experiments.mlp_in_context.experiment import Condition, steps_for, train_condition
 from nblib.models.mlp import MLP
+from nblib.progress import progress
 from nblib.stats import mean_ci_table
 
 MSE_RANGE = (0.0, None)  # an MSE is never negative
@@ -46,8 +47,17 @@ def describe_task(cfg: ICLConfig, pool_size: int | None = 16, n: int = 4096,
 def explore(cfg: ICLConfig, cond: Condition, device: torch.device | str = "cpu") -> dict:
     """The widget's action: train one condition with the sweep's own `train_condition` and show
     its learning curve against the baselines (saved as figure 'explore')."""
-    out = train_condition(cfg, cond, device)
-    plots.show(plot_learning_curve(out["history"], out["row"], cond), "explore")
+    bar = progress(total=steps_for(cfg, cond.model, cond.context_len), desc=f"{cond.model} steps",
+                   interactive=True)
+    try:
+        out = train_condition(cfg, cond, device, on_step=lambda step, _: bar.update(step - bar.n))
+    finally:
+        bar.close()
+    row = out["row"]
+    print(f"{cond.model}, L={cond.context_len}, k={cond.pool_size or '∞'}, lr={cond.lr:g}, "
+          f"seed {cond.seed}: query MSE {row['mse_true']:.4g} on fresh tasks after "
+          f"{row['steps']:,} steps (ridge {row['ridge_true']:.4g})")
+    plots.show(plot_learning_curve(out["history"], row, cond), "explore")
     return out
 
 

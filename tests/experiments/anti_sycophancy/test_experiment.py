@@ -72,6 +72,24 @@ def test_recorded_seeds_are_read_back_identically(run):
         "seed=0.json", "seed=1.json"]
 
 
+class Bar:
+    """Counts what a tqdm bar would be updated by."""
+
+    def __init__(self):
+        self.n = 0
+
+    def update(self, n):
+        self.n += n
+
+
+def test_the_bar_counts_replies_and_recorded_seeds_count_as_done(run):
+    cfg, rows, _ = run
+    bar = Bar()
+    exp.run_all(cfg, RefusingBackend(), bar)
+    assert bar.n == exp.n_replies(cfg) == cfg.seeds * cfg.per_domain * len(cfg.domains) * (
+        exp.replies_per_item(cfg))
+
+
 def test_more_seeds_reuse_the_recorded_ones(run):
     cfg, rows, _ = run
     one_more = build(exp.SycophancyConfig, {**TINY, "seeds": 3})
