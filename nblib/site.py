@@ -28,7 +28,8 @@ CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:110em}
 table{border-collapse:collapse}
 td,th{border-bottom:1px solid #ddd;padding:.35em .7em;text-align:left;vertical-align:top}
 th{background:#f6f8fa}td.q{max-width:24em}td.p{max-width:22em;font-size:.9em}
-img.fig{max-width:46em;display:block;margin:1em 0}a.fig{margin-right:.6em;font-size:.9em}"""
+img.fig{max-width:46em;display:block;margin:1em 0}figcaption{color:#57606a;max-width:46em}
+a.fig{margin-right:.6em;font-size:.9em}"""
 
 
 @dataclass
@@ -44,24 +45,55 @@ class Run:
     duration_s: float | None  # wall time of the run, kernel start included
     date: str  # when it finished (or started), ISO 8601 UTC
     report: Path | None  # its --no-input HTML, when there is one
-    figures: list[Path] = field(default_factory=list)  # its PNG figures
+    figures: list[Path] = field(default_factory=list)  # its PNG figures, in the notebook's order
     values: dict = field(default_factory=dict)  # recorded values
+    captions: dict[str, str] = field(default_factory=dict)  # figure name -> its caption
 
 
 def _verdict(raw) -> dict:
     return raw if isinstance(raw, dict) else {"label": str(raw)} if raw else {}
 
 
+def _ordered(figures: list[Path], made: list) -> tuple[list[Path], dict[str, str]]:
+    """Figures in the order the notebook made them (as recorded), the rest after them by name;
+    and their recorded captions."""
+    order = {f.get("name"): i for i, f in enumerate(made) if isinstance(f, dict)}
+    captions = {f["name"]: f.get("caption") or "" for f in made if isinstance(f, dict)}
+    return sorted(figures, key=lambda f: (order.get(f.stem, len(order)), f.stem)), captions
+
+
+def _shown_params(m: dict, slug: str) -> dict:
+    """The overrides a run was given; for an interactive run (nothing injected), the config
+    values that differ from the notebook's parameters cell: what the run really used."""
+    params = {k: v for k, v in (m.get("params") or {}).items() if k != "interactive"}
+    config = m.get("config")
+    if params or m.get("status") != "interactive" or not isinstance(config, dict):
+        return params
+    from nblib.runner import parameters_cell
+
+    path = notebooks_dir() / f"{slug}.ipynb"
+    try:
+        declared = parameters_cell(path)
+    except Exception:  # a notebook renamed or removed since the run: show nothing rather than fail
+        return params
+    return {k: v for k, v in config.items() if k != "interactive" and k in declared
+            and json.dumps(v, sort_keys=True) != json.dumps(declared[k], sort_keys=True)}
+
+
 def _from_metrics(m: dict, run_dir: Path | None, figures: list[Path],
                   status: str | None = None) -> Run:
     report = run_dir / "report.html" if run_dir is not None else None
-    return Run(slug=m.get("notebook") or "",
+    slug = m.get("notebook") or ""
+    made = m.get("figures") or (m.get("values") or {}).get("figures") or []
+    figures, captions = _ordered(figures, made)
+    return Run(slug=slug,
                run_id=m.get("run_id") or (run_dir.name if run_dir else ""),
                profile=m.get("profile") or "", verdict=_verdict(m.get("verdict")),
-               params={k: v for k, v in (m.get("params") or {}).items() if k != "interactive"},
+               params=_shown_params(m, slug),
                status=status or run_status(m), duration_s=m.get("duration_s"),
                date=m.get("finished") or m.get("started") or "", values=m.get("values") or {},
-               report=report if report is not None and report.is_file() else None, figures=figures)
+               report=report if report is not None and report.is_file() else None, figures=figures,
+               captions=captions)
 
 
 def load(root: Path, figures: Path) -> tuple[list[Run], list[Run]]:
@@ -127,7 +159,7 @@ def _estimate(verdict: dict) -> str:
 
 
 def _duration(run: Run) -> str:
-    return "" if run.duration_s is None else f"{run.duration_s:.0f} s"
+    return "" if run.duration_s is None else f"{run.duration_s:.0f}"
 
 
 def _links(run: Run, page_dir: Path) -> str:
@@ -146,8 +178,9 @@ def _table(header: list[str], rows: list[str]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-INDEX_HEADER = ["notebook", "question", "profile", "parameters", "verdict", "estimate [95% CI]",
-                "duration", "date (UTC)", "status", "report and figures"]
+INDEX_HEADER = ["notebook", "question", "profile", "parameters (overrides)", "verdict",
+                "estimate [95% CI] (the claim's unit)", "duration (s, kernel start included)",
+                "date (UTC)", "status", "report and figures"]
 
 
 def _index_row(run: Run, root: Path) -> str:
@@ -234,10 +267,11 @@ def _notebook_page(slug: str, reference: Run | None, runs: list[Run], root: Path
             f"{_esc(reference.verdict.get('claim', ''))}<br>"
             f"estimate {_esc(_estimate(reference.verdict))} "
             f"· profile {_esc(reference.profile)} · "
-            f"{_esc(_duration(reference))} · {_esc(reference.date[:10])}</p>"
+            f"{_esc(_duration(reference))} s · {_esc(reference.date[:10])}</p>"
         )
         body += [
-            f'<img class="fig" alt="{_esc(f.stem)}" src="{_href(f, page_dir)}">'
+            f'<figure><img class="fig" alt="{_esc(f.stem)}" src="{_href(f, page_dir)}">'
+            f"<figcaption>{_esc(reference.captions.get(f.stem) or f.stem)}</figcaption></figure>"
             for f in reference.figures
         ]
     body.append(f"<h2>Runs</h2><p>{len(runs)} run(s).</p>")
@@ -248,9 +282,10 @@ def _notebook_page(slug: str, reference: Run | None, runs: list[Run], root: Path
         _td(_duration(r)), _td(r.date[:16].replace("T", " ")),
         _td(r.status, STATUS_COLOURS.get(r.status)),
         _links(r, page_dir)]) + "</tr>" for r in runs]
-    body.append(_table(["profile", "parameters", "verdict", "estimate [95% CI]", "duration",
-                        "date (UTC)",
-                        "status", "report and figures"], rows))
+    body.append(_table(["profile", "parameters (overrides)", "verdict",
+                        "estimate [95% CI] (the claim's unit)",
+                        "duration (s, kernel start included)", "date (UTC)", "status",
+                        "report and figures"], rows))
     for old in page_dir.glob("sweep_*.png"):
         old.unlink()
     plots = []

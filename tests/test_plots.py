@@ -43,6 +43,17 @@ def test_save_writes_png_into_the_run(nbenv, fig):
     assert not (nbenv.root / "figures" / "01_fixture" / "loss_curve.png").exists()
 
 
+def test_the_run_records_figures_in_the_order_made_with_captions(nbenv, fig):
+    run_dir = nblib.start_run("01_fixture")
+    fig.axes[0].set_title("loss along training")
+    plots.save(fig, "b_first")
+    plots.save(fig, "a_second", caption="said by the notebook")
+    plots.save(fig, "b_first")  # made again: it moves to the end, once
+    made = nblib.read_run(run_dir)["values"]["figures"]
+    assert made == [{"name": "a_second", "caption": "said by the notebook"},
+                    {"name": "b_first", "caption": "loss along training"}]
+
+
 def test_save_needs_an_open_run(fig):
     with pytest.raises(RuntimeError, match="start_run"):
         plots.save(fig, "x")

@@ -230,7 +230,8 @@ def test_publish_figures_of_a_reference_run(executed_run, nbenv):
     ref = json.loads((target / "reference_run.json").read_text())
     assert ref["run_id"] == executed_run["run_id"] and ref["verdict"]["label"] == "SUPPORTED"
     assert set(ref) <= {"notebook", "run_id", "profile", "params", "verdict", "duration_s",
-                        "finished", "env"}
+                        "finished", "env", "figures"}
+    assert ref["figures"] == [{"name": "samples", "caption": ref["figures"][0]["caption"]}]
 
 
 @pytest.mark.notebooks

@@ -121,7 +121,7 @@ def test_index_lists_reference_runs_and_every_run_with_relative_links(tmp_path):
     (ref,) = references
     texts = [t for t, _ in ref]
     assert texts[:9] == ["01_fixture", "Fixture notebook", "default", "(defaults)", "INCONCLUSIVE",
-                         "0.4 [-0.1, 0.9]", "186 s", "2026-11-22 07:57", "reference"]
+                         "0.4 [-0.1, 0.9]", "186", "2026-11-22 07:57", "reference"]
     assert ref[0][1] == ["01_fixture/index.html"]
     assert ref[9][1] == ["01_fixture/default-abc/report.html", "../figures/01_fixture/headline.png"]
     # by notebook, date
@@ -132,7 +132,7 @@ def test_index_lists_reference_runs_and_every_run_with_relative_links(tmp_path):
         "n=6",
         "SUPPORTED",
         "1 [0.5, 1.5]",
-        "4 s",
+        "4",
         "2024-01-02 09:30",
         "ok",
     ]
@@ -180,6 +180,35 @@ def test_notebook_page_compares_runs_and_plots_a_sweep_per_profile(tmp_path):
     assert [r[0][0] for r in runs] == ["smoke", "smoke", "smoke", "default", "smoke"]
     assert runs[-1][6][0] == "failed"
     assert '<a href="../index.html">' in text
+
+
+def test_reference_figures_follow_the_notebook_order_with_captions(tmp_path):
+    root, figures = tmp_path / "runs", tmp_path / "figures"
+    _reference(figures, "01_fixture", "default-abc", _verdict("SUPPORTED", 1.0, 0.5, 1.5))
+    (figures / "01_fixture" / "another.png").write_bytes(PNG)
+    record = json.loads((figures / "01_fixture" / "reference_run.json").read_text())
+    record["figures"] = [{"name": "headline", "caption": "The headline, first"},
+                         {"name": "another", "caption": "Made second"}]
+    (figures / "01_fixture" / "reference_run.json").write_text(json.dumps(record))
+    build_site(root, figures=figures)
+    text = (root / "01_fixture" / "index.html").read_text()
+    assert text.index("headline.png") < text.index("another.png")  # not alphabetical
+    assert "<figcaption>The headline, first</figcaption>" in text
+    assert "<figcaption>Made second</figcaption>" in text
+
+
+def test_an_interactive_run_shows_the_values_it_really_used(nbenv, tmp_path):
+    from nblib.runner import parameters_cell
+
+    declared = parameters_cell(nbenv.notebook)
+    root = tmp_path / "runs"
+    run_dir = root / "01_fixture" / "interactive"
+    rec.update_metrics(run_dir, notebook="01_fixture", run_id="interactive", status="interactive",
+                       profile="interactive", started="2024-01-01T00:00:00+00:00",
+                       config={**declared, "lr": 0.02, "interactive": True})
+    build_site(root, figures=tmp_path / "none")
+    _, (row,) = _tables(root / "index.html")
+    assert row[3][0] == "lr=0.02"  # not "(defaults)": the value the notebook was edited to
 
 
 def test_site_escapes_html(tmp_path):
