@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -246,4 +247,25 @@ def test_report_index_in_the_browser(browser, lab):
                                        "imgs => imgs.map(i => i.complete && i.naturalWidth > 0)")
     assert loaded and all(loaded)
     _shot(page, "5_notebook_page")
+    page.close()
+
+
+@pytest.mark.timeout(180)
+def test_a_smoke_report_opens_with_its_verdict_box_with_the_network_hanging(browser, executed_run):
+    """The fixture notebook's smoke report, from file://, with every network request left
+    unanswered (a CDN that hangs): the verdict box renders at once, at the top."""
+    report = Path(executed_run["dir"]) / "report.html"
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.route(re.compile(r"^https?://"), lambda route: None)  # never answered
+    page.goto(report.as_uri(), wait_until="domcontentloaded", timeout=10_000)
+    box = page.locator(".nblib-verdict")
+    box.wait_for(timeout=10_000)
+    text = box.inner_text()
+    assert "Fixture notebook" in text and "SUPPORTED" in text and "a exceeds b" in text
+    assert "Smoke run: a check that the code runs end to end at tiny size, not a result." in text
+    assert f"run {executed_run['run_id']}" in text and "commit" in text
+    assert page.title() == "01_fixture · smoke · SUPPORTED"
+    assert page.evaluate("document.querySelector('.nblib-verdict').getBoundingClientRect().top"
+                         ) < 100  # the first thing a reader sees
+    _shot(page, "6_smoke_report")
     page.close()
