@@ -44,14 +44,19 @@ def _control(f: dataclasses.Field, tp: Any, value: Any) -> W.Widget:
     return W.Text(value=repr(value) if not isinstance(value, str) else value, **opts)
 
 
+def _number(x: float) -> str:
+    """1,048,576 for an integer bound, 1e-06 for a float one."""
+    return f"{x:,}" if isinstance(x, int) else f"{x:g}"
+
+
 def _help_line(f: dataclasses.Field) -> str:
     """The help text shown under a control, with its allowed range or choices."""
     m = f.metadata
     parts = [html.escape(m.get("help", ""))]
     low, high = m.get("low"), m.get("high")
     if low is not None or high is not None:
-        parts.append(f"allowed {'−∞' if low is None else f'{low:g}'} … "
-                     f"{'∞' if high is None else f'{high:g}'}")
+        parts.append(f"allowed {'−∞' if low is None else _number(low)} … "
+                     f"{'∞' if high is None else _number(high)}")
     if m.get("item_low") is not None or m.get("item_high") is not None:
         parts.append(f"each element {m.get('item_low', '')} … {m.get('item_high', '')}")
     text = " · ".join(p for p in parts if p)

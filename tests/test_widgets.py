@@ -59,7 +59,7 @@ def test_widget_types_per_field():
     assert [cell.children[0] for cell in grid.children] == list(c.values())
     helps = [cell.children[1].value for cell in grid.children]
     assert "peak learning rate · allowed 1e-06 … 1" in helps[list(c).index("lr")]
-    assert "optimizer steps · allowed 1 … 1000" in helps[list(c).index("steps")]
+    assert "optimizer steps · allowed 1 … 1,000" in helps[list(c).index("steps")]
     assert list(bar.children) == [form.button, form.status] and form.button.description == "Run"
     assert output is form.output and isinstance(output, W.Output)
 
