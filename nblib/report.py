@@ -15,10 +15,10 @@ import re
 from pathlib import Path
 
 from nblib.paths import runs_dir
+from nblib.site import VERDICT_COLOURS
 
 INTERACTIVE = "interactive"  # cell tag: JupyterLab-only (forms, pickers), left out of reports
 INTERPRETATION = "reference-interpretation"  # cell tag: prose about the reference run's numbers
-LABEL_COLOURS = {"SUPPORTED": "#1a7f37", "NOT SUPPORTED": "#cf222e", "INCONCLUSIVE": "#9a6700"}
 
 
 def _estimate_text(e: dict) -> str:
@@ -53,7 +53,7 @@ def _components(verdict: dict) -> list[str]:
 
 
 def _label_html(label: str) -> str:
-    colour = LABEL_COLOURS.get(label, "#57606a")
+    colour = VERDICT_COLOURS.get(label, "#57606a")
     return (f"<span style='background:{colour};color:white;border-radius:4px;padding:1px 6px;"
             f"font-weight:600'>{html.escape(label)}</span>")
 
