@@ -72,6 +72,7 @@ lab: $(STAMP) strip-filter  ## JupyterLab with the project's kernel registered (
 bench: $(STAMP)  ## benchmarks (ratios against a reference loop in the same process)
 	$(PY) benchmarks/icl_train_overhead.py
 	$(PY) benchmarks/train_throughput.py
+	$(PY) benchmarks/attention_variants.py
 	$(PY) benchmarks/env_batch_step.py
 
 doctor: $(STAMP)  ## check what a run needs (kernel, corpora, model, tokenizers, chromium, disk)

@@ -76,6 +76,15 @@ def test_parameters_cell_is_the_config(nb_path):
 
 
 @pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=IDS)
+def test_papermill_parses_every_parameter(nb_path):
+    """papermill reads each line of the parameters cell (an `=` inside a comment, say, makes it
+    skip the line with only a warning, and then `-p name value` overrides would not reach it)."""
+    import papermill
+
+    assert list(papermill.inspect_notebook(str(nb_path))) == list(parameters_cell(nb_path))
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=IDS)
 def test_every_field_says_what_it_affects(nb_path):
     """Cached results are keyed by the fields of their stages: an unclassified field could
     silently reuse stale results."""
