@@ -34,12 +34,16 @@ def number(x: float | None) -> str:
 
 
 def estimate_text(est: dict | None) -> str:
-    """'0.45 [0.42, 0.49], n = 3 seeds' from a recorded Estimate."""
+    """'0.45 [0.42, 0.49], n = 3 seeds' from a recorded Estimate; an interval at another level
+    than 95% (an equivalence test's 90%) says so: '0.11 [−0.07, 0.29] (90% CI), n = 5 seeds'."""
     if not isinstance(est, dict) or est.get("value") is None:
         return "n/a"
     interval = ""
     if est.get("low") is not None and est.get("high") is not None:
         interval = f" [{number(est['low'])}, {number(est['high'])}]"
+        level = est.get("level")
+        if level is not None and abs(level - 0.95) > 1e-9:
+            interval += f" ({level:.0%} CI)"
     unit = f" {est['unit']}" if est.get("unit") else ""  # records before Estimate.unit: n alone
     return f"{number(est['value'])}{interval}, n = {est.get('n', '?')}{unit}"
 

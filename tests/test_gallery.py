@@ -79,6 +79,9 @@ def test_estimate_text():
         "0.5, n = 1")  # an interval recorded as null (n < 2) is left out
     assert gallery.estimate_text({"value": 0.5}) == "0.5, n = ?"  # an old record: no unit named
     assert gallery.estimate_text(None) == gallery.estimate_text({"value": None}) == "n/a"
+    tost = {"value": 0.11, "low": -0.07, "high": 0.29, "level": 0.9, "n": 5, "unit": "seeds"}
+    assert gallery.estimate_text(tost) == "0.11 [−0.07, 0.29] (90% CI), n = 5 seeds"
+    assert "CI)" not in gallery.estimate_text({**tost, "level": 0.95})
 
 
 def test_render_every_verdict_with_the_headline_first_in_the_summary(root):
