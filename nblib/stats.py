@@ -241,3 +241,26 @@ def verdict(claim: str, estimate: Estimate, threshold: float, direction: str = "
     holds, fails = (below, above) if direction == "<" else (above, below)
     label = LABELS[0] if holds else LABELS[1] if fails else LABELS[2]
     return Verdict(label, claim, estimate, threshold, direction, dict(details or {}))
+
+
+def bootstrap_p(samples: Sequence[float], null: float = 0.0) -> float:
+    """Two-sided bootstrap p-value of "the statistic differs from `null`": twice the smaller share
+    of resampled statistics on either side of it, (k + 1) / (B + 1) so that it is never 0.
+    Non-finite samples (a resample with nothing to score) are left out."""
+    s = np.asarray(samples, dtype=float)
+    s = s[np.isfinite(s)]
+    if len(s) == 0:
+        return float("nan")
+    below, above = (s <= null).sum(), (s >= null).sum()
+    return float(min(1.0, 2 * (min(below, above) + 1) / (len(s) + 1)))
+
+
+def holm(p_values: dict[str, float]) -> dict[str, float]:
+    """Holm's step-down adjustment of a family of p-values (family-wise error rate): the k-th
+    smallest of m is multiplied by m − k + 1, then made monotone; NaN stays NaN."""
+    finite = sorted((p, name) for name, p in p_values.items() if np.isfinite(p))
+    m, running, out = len(finite), 0.0, {name: float("nan") for name in p_values}
+    for k, (p, name) in enumerate(finite):
+        running = max(running, min(1.0, (m - k) * p))
+        out[name] = running
+    return out

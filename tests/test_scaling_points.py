@@ -52,3 +52,23 @@ def test_unreachable_url_raises_a_clear_error():
         sp.load_epoch_chinchilla("http://127.0.0.1:9/x.csv")
     assert isinstance(err.value, sp.ScalingDataUnavailable) and "127.0.0.1:9" in str(err.value)
     _assert_clear(err)
+
+
+def test_packaged_tables_load_offline():
+    g = sp.load_gadre2024()
+    assert len(g) == 104 and set(g.dataset) == set(sp.GADRE_DATASETS)
+    assert sorted(g.tpp.round(6).unique()) != []  # non-embedding N: ratios above 20·M
+    total = sp.load_gadre2024(embeddings=True)
+    assert np.allclose(total.tpp, 20 * total.multiplier, rtol=1e-3)  # M counts all parameters
+    own = g.set_index("model").loss
+    c4 = sp.load_gadre2024("c4_val").set_index("model").loss
+    is_c4 = g.set_index("model").dataset == "c4_original"
+    assert np.allclose(own[is_c4], c4[is_c4]) and not np.allclose(own[~is_c4], c4[~is_c4])
+    e = sp.load_epoch_chinchilla()
+    assert len(e) == 245 and (e.D > 0).all()
+    assert len(sp.load_epoch_chinchilla(drop_highest=5)) == 240
+
+
+def test_unknown_gadre_eval_set_is_refused():
+    with pytest.raises(ValueError, match="eval_set='c5'"):
+        sp.load_gadre2024("c5")

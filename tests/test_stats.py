@@ -268,3 +268,21 @@ def test_estimate_unit_defaults_to_seeds_and_prints():
     assert Estimate(1.0, 0.5, 1.5, n=3).unit == "seeds"
     assert "n=3 seeds" in str(Estimate(1.0, 0.5, 1.5, n=3))
     assert "n=40 items" in str(Estimate(1.0, 0.5, 1.5, n=40, unit="items"))
+
+
+def test_holm_adjusts_step_down_and_keeps_order():
+    from nblib.stats import holm
+
+    adj = holm({"a": 0.01, "b": 0.04, "c": 0.03, "d": float("nan")})
+    assert adj["a"] == pytest.approx(0.03) and adj["c"] == pytest.approx(0.06)
+    assert adj["b"] == pytest.approx(0.06)  # 0.04 x 1, raised to keep the order
+    assert np.isnan(adj["d"]) and holm({"x": 0.2}) == {"x": pytest.approx(0.2)}
+
+
+def test_bootstrap_p_is_two_sided_and_never_zero():
+    from nblib.stats import bootstrap_p
+
+    rng = np.random.default_rng(0)
+    assert bootstrap_p(rng.normal(5, 1, 999)) == pytest.approx(2 / 1000)
+    assert bootstrap_p(rng.normal(0, 1, 999)) > 0.5
+    assert bootstrap_p([np.nan, 1.0, 2.0]) == pytest.approx(2 / 3)

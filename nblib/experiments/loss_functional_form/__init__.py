@@ -23,7 +23,7 @@ SLUG = "03_loss_functional_form"
 QUESTION = ("Does the Chinchilla form L = E + A/N^α + B/D^β hold at high tokens per parameter? "
             "(Besiroglu et al. 2024, arXiv 2404.10102; Sardana et al. 2024; Farseer, arXiv "
             "2506.10972)")
-FIGURE = "residuals_vs_tpp"
+FIGURE = "public_residuals"
 
 
 @dataclass(frozen=True)
@@ -68,8 +68,28 @@ class LossFormConfig(GridConfig):
                             "Besiroglu et al.)", affects="analysis", low=0, high=10**6)
     n_boot: int = param(200, "bootstrap refits (seeds resampled within each model size)",
                         affects="analysis", low=10, high=10**5)
-    public_data: str = param("", "optional URL or path of Epoch's digitised Chinchilla CSV "
-                             "('' to skip)", affects="analysis")
+    public_data: str = param("", "Epoch's digitised Chinchilla CSV: '' for the packaged copy, "
+                             "or a URL or path", affects="analysis")
+    public_eval: str = param("own", "validation set of Gadre et al.'s models: 'own' (each "
+                             "training set's own) or one of their eight", affects="analysis")
+    public_n: str = param("total", "N of the published models: 'total' parameters (as their "
+                          "tokens/parameter M counts them) or 'non_embedding'",
+                          affects="analysis", choices=["total", "non_embedding"])
+    public_fit_max_tpp: float = param(40, "published data: fit on budgets up to this many tokens "
+                                      "per parameter", affects="analysis", low=0.01, high=1e6)
+    public_test_min_tpp: float = param(320, "and test on Gadre et al.'s budgets from this many",
+                                       affects="analysis", low=0.01, high=1e6)
+    chinchilla_test_min_tpp: float = param(100, "and on Epoch's Chinchilla points from this many",
+                                           affects="analysis", low=0.01, high=1e6)
+    trend_margin: float = param(0.005, "in-sample question: the smallest residual slope worth "
+                                "the name (log residual per e-fold of tokens/parameter)",
+                                affects="analysis", low=1e-6, high=1.0)
+    public_n_boot: int = param(100, "bootstrap refits of the published-data fits (models "
+                               "resampled within each size; the sensitivity table uses half)",
+                               affects="analysis", low=10, high=10**5)
+    public_fit_starts: int = param(100, "L-BFGS starts (the best of each form's grid) of the "
+                                   "fits to published data", affects="analysis", low=1,
+                                   high=10**6)
 
     def check(self) -> None:
         from nblib.experiments.loss_functional_form.experiment import budgets, shapes
@@ -84,6 +104,17 @@ class LossFormConfig(GridConfig):
             raise ConfigError(f"tpp={self.tpp}, fit_max_tpp={self.fit_max_tpp}, "
                               f"test_min_tpp={self.test_min_tpp}: need at least 3 budgets to fit "
                               "on, at least 1 above test_min_tpp, and test_min_tpp > fit_max_tpp")
+        from nblib.data.scaling_points import gadre_eval_sets
+
+        if self.public_eval not in gadre_eval_sets():
+            raise ConfigError(f"parameter public_eval={self.public_eval!r}: must be one of "
+                              f"{gadre_eval_sets()}")
+        for low, high in ((self.public_fit_max_tpp, self.public_test_min_tpp),
+                          (self.public_fit_max_tpp, self.chinchilla_test_min_tpp)):
+            if high <= low:
+                raise ConfigError(f"public_fit_max_tpp={self.public_fit_max_tpp} must lie below "
+                                  f"public_test_min_tpp={self.public_test_min_tpp} and "
+                                  f"chinchilla_test_min_tpp={self.chinchilla_test_min_tpp}")
         unknown = [f for f in self.forms if f not in FORMS]
         if unknown or not self.forms or self.forms[0] != "chinchilla":
             raise ConfigError(f"forms={self.forms}: must start with 'chinchilla' and use only "

@@ -100,3 +100,31 @@ def refit(cfg, points: pd.DataFrame) -> dict:
     plt.show()
     plt.close(fig)
     return table
+
+
+def plot_public_residuals(results: dict, form: str = "chinchilla"):
+    """Published data, one panel per source: the log residual (log measured − log predicted) of
+    `form` fitted on the low budgets, against tokens per parameter, one line per model size;
+    fitted left of the first dotted line, tested right of the second. Above 0: the loss is higher
+    than the law predicts. Each point is one published model (no seeds: no interval)."""
+    fig, axes = plt.subplots(1, len(results), figsize=(3.6 * len(results), 3.8), sharey=True,
+                             squeeze=False)
+    for ax, (name, part) in zip(axes[0], results.items(), strict=True):
+        points, fit = part["points"], part["fits"][form]
+        r = scaling.residuals(fit, points.N, points.D, points.loss)
+        colours = _n_colours(points)
+        for n, g in points.assign(residual=r).sort_values("tpp").groupby("N"):
+            ax.plot(g.tpp, g.residual, "o-" if len(g) > 1 else "o", color=colours[n], ms=3,
+                    lw=0.8)
+        ax.axvline(points[part["train"]].tpp.max(), color="k", ls=":", lw=0.8)
+        ax.axvline(points[part["test"]].tpp.min(), color="k", ls=":", lw=0.8)
+        ax.axhline(0, color="k", lw=0.8)
+        bias = part["table"][form]["bias"]
+        ax.set(xscale="log", xlabel="tokens per parameter",
+               title=f"{name}\nheld-out bias {bias.value:+.3f} [{bias.low:+.3f}, {bias.high:+.3f}]")
+        ax.title.set_fontsize(9)
+    axes[0][0].set_ylabel(f"log residual of {form} (fit on low budgets)")
+    fig.suptitle("published data: measured vs predicted loss (colour: model size, dark = small)",
+                 fontsize=10)
+    fig.tight_layout()
+    return fig

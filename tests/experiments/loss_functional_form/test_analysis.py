@@ -13,7 +13,7 @@ def analyse(points):
     fits = analysis.fit_forms(points, train, ["chinchilla", "kaplan"], starts=20)
     boots = analysis.bootstrap(points, train, test, fits, n_boot=40)
     table = analysis.extrapolation_table(points, test, fits, boots)
-    return fits, boots, table, analysis.decide(table, fits, 64, 128)
+    return fits, boots, table, analysis.decide(table, fits, boots, 64, 128)
 
 
 def test_masks_split_by_tokens_per_parameter(scaling_grid):
@@ -36,6 +36,32 @@ def test_loss_that_flattens_at_high_ratios_is_underpredicted(scaling_grid):
     assert table["chinchilla"]["bias"].value > 0.02
     assert verdicts["chinchilla_underpredicts"].label == "SUPPORTED"
     assert "mae_minus_chinchilla" in table["kaplan"]
+    kaplan = verdicts["kaplan_extrapolates_better"]
+    assert kaplan.details["family"] == ["kaplan_extrapolates_better"]
+    assert kaplan.estimate.p_value == pytest.approx(kaplan.details["p_holm"])
+
+
+def test_holm_verdicts_decide_on_adjusted_p_and_sign():
+    rng = np.random.default_rng(0)
+    tests = {"clear": ("c", -0.1, rng.normal(-0.1, 0.02, 400), 10),
+             "borderline": ("b", -0.04, rng.normal(-0.04, 0.02, 400), 10),
+             "worse": ("w", 0.1, rng.normal(0.1, 0.02, 400), 10)}
+    out = analysis.holm_verdicts(tests)
+    assert out["clear"].label == "SUPPORTED" and out["worse"].label == "NOT SUPPORTED"
+    raw, adj = out["borderline"].details["p_raw"], out["borderline"].details["p_holm"]
+    assert raw <= adj <= min(1.0, 3 * raw)
+    alone = analysis.holm_verdicts({"borderline": tests["borderline"]})["borderline"]
+    assert alone.details["p_holm"] == pytest.approx(alone.details["p_raw"])
+
+
+def test_residual_trend_sees_a_form_that_misses_the_high_ratios(scaling_grid):
+    flat, _ = analysis.residual_trend(scaling_grid(), 64, n_boot=30, starts=20)
+    bent, _ = analysis.residual_trend(scaling_grid(flatten=0.2), 64, n_boot=30, starts=20)
+    # the fit's own noise leaves a trend of ~0.001 on data that follow the law: the verdict's
+    # margin (0.005 per e-fold) is above it, and a loss that flattens clears it
+    assert flat.high < 0.005 and bent.low > 0.005 and bent.unit == "runs"
+    assert analysis.trend_verdict(flat, 64, 0.005, "own grid").label == "NOT SUPPORTED"
+    assert analysis.trend_verdict(bent, 64, 0.005, "own grid").label == "SUPPORTED"
 
 
 def test_resampling_keeps_every_size(scaling_grid):
