@@ -73,6 +73,7 @@ bench: $(STAMP)  ## benchmarks (ratios against a reference loop in the same proc
 	$(PY) benchmarks/icl_train_overhead.py
 	$(PY) benchmarks/train_throughput.py
 	$(PY) benchmarks/attention_variants.py
+	$(PY) benchmarks/kv_sampler.py
 	$(PY) benchmarks/env_batch_step.py
 
 doctor: $(STAMP)  ## check what a run needs (kernel, corpora, model, tokenizers, chromium, disk)

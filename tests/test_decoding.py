@@ -76,3 +76,19 @@ def test_multinomial_sampler_is_the_softmax_drawn_on_the_cpu(model):
     assert (torch.bincount(first[:, 0], minlength=8) / 4000 - p).abs().max() < 0.03
     with pytest.raises(ValueError, match="sampler='beam'"):
         generate(model, prompts, 1, 1.0, torch.Generator(), sampler="beam")
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+def test_the_kv_cached_sampler_gives_the_uncached_tokens(arch):
+    """Greedy and sampled (both samplers, the same generator seed), with a stop token and
+    batches: the cached path decodes exactly the uncached path's tokens."""
+    lm = build_lm(LMShape(vocab_size=8, d_model=16, n_layers=2, n_heads=2, context=32,
+                          arch=arch), seed=2)
+    prompts = torch.randint(0, 8, (300, 5), generator=torch.Generator().manual_seed(0))
+    for temperature, sampler in ((0.0, "gumbel"), (1.0, "gumbel"), (1.0, "multinomial")):
+        outs = [generate(lm, prompts, 12, temperature,
+                         torch.Generator().manual_seed(7) if temperature else None,
+                         stop_id=3, pad_id=0, batch_size=128, sampler=sampler, cached=cached)
+                for cached in (False, True)]
+        assert torch.equal(outs[0], outs[1]), (temperature, sampler)
+    assert lm.training

@@ -3,17 +3,23 @@ seed-conditioning (a fresh random prefix, then greedy or sampled), as in Nagaraj
 
 Randomness is drawn from a CPU `torch.Generator` and moved to the model's device (Gumbel-max
 sampling), so a seed gives the same samples on any device and batch order.
+
+`cached=True` keeps the keys and values of the prefix in a `transformers` `DynamicCache` and feeds
+one new token per step instead of the whole sequence again: the same noise, drawn in the same
+order, so the same tokens (up to float ties in the logits), at a fraction of the cost.
 """
 
 from __future__ import annotations
 
 import torch
+from transformers import DynamicCache
 
 
 @torch.no_grad()
 def generate(model, prompts: torch.Tensor, max_new_tokens: int, temperature: float = 0.0,
              generator: torch.Generator | None = None, stop_id: int | None = None,
-             pad_id: int = 0, batch_size: int = 1024, sampler: str = "gumbel") -> torch.Tensor:
+             pad_id: int = 0, batch_size: int = 1024, sampler: str = "gumbel",
+             cached: bool = False) -> torch.Tensor:
     """Continuations of `prompts` (n, prompt_len), all of one length: (n, max_new_tokens).
 
     temperature 0 is greedy; above 0, samples from softmax(logits / temperature) with noise from
@@ -22,7 +28,9 @@ def generate(model, prompts: torch.Tensor, max_new_tokens: int, temperature: flo
     random stream). Rows are decoded `batch_size` at a time and the noise is drawn batch by batch,
     step by step: beyond one new token, `batch_size` is part of what a seed reproduces. After
     `stop_id` a row is filled with `pad_id`. The model is run in eval mode and put back in the
-    mode it was in."""
+    mode it was in. `cached`: decode against a KV cache (a `transformers` causal LM that takes
+    `cache=`; prompts of one length, no padding), same tokens for the same generator; off by
+    default, so models that need the whole sequence every step (e.g. sink masks) keep working."""
     if sampler not in ("gumbel", "multinomial"):
         raise ValueError(f"sampler={sampler!r}: must be 'gumbel' or 'multinomial'")
     if temperature < 0:
@@ -37,9 +45,15 @@ def generate(model, prompts: torch.Tensor, max_new_tokens: int, temperature: flo
     for start in range(0, len(prompts), batch_size):
         seq = prompts[start:start + batch_size].to(device)  # (b, prompt_len)
         done = torch.zeros(len(seq), dtype=torch.bool, device=device)  # (b,)
+        cache = DynamicCache(config=model.config) if cached else None
+        step_ids = seq  # what the next forward pass reads: everything, or the new token (cached)
         new = []
         for _ in range(max_new_tokens):
-            logits = model(input_ids=seq).logits[:, -1].float()  # (b, vocab)
+            if cached:
+                out = model(input_ids=step_ids, cache=cache, use_cache=True)
+                logits = out.logits[:, -1].float()  # (b, vocab)
+            else:
+                logits = model(input_ids=seq).logits[:, -1].float()  # (b, vocab)
             if temperature > 0 and sampler == "multinomial":
                 probs_BxV = torch.softmax(logits / temperature, -1).cpu()
                 token = torch.multinomial(probs_BxV, 1, generator=generator)[:, 0]  # (b,)
@@ -55,6 +69,7 @@ def generate(model, prompts: torch.Tensor, max_new_tokens: int, temperature: flo
                 done |= token == stop_id
             new.append(token)
             seq = torch.cat([seq, token[:, None]], dim=1)
+            step_ids = token[:, None]  # (b, 1)
             if done.all():
                 break
         out = torch.stack(new, dim=1)  # (b, steps)
