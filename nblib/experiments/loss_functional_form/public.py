@@ -49,11 +49,11 @@ def analyse(cfg, data: dict[str, pd.DataFrame], n_boot: int | None = None) -> di
     """Per source: the fits on its fit points, the bootstrap table (per resample and form: held-out
     bias and mae) and the extrapolation table (Estimates, n = models)."""
     out = {}
-    for name, points in data.items():
+    for i, (name, points) in enumerate(data.items()):  # a random stream per source
         train, test = split(cfg, name, points)
         fits = analysis.fit_forms(points, train, cfg.forms, cfg.public_fit_starts)
         boots = analysis.bootstrap(points, train, test, fits, n_boot or cfg.public_n_boot,
-                                   seed=0)
+                                   seed=i)
         out[name] = {"points": points, "train": train, "test": test, "fits": fits,
                      "boots": boots, "table": analysis.extrapolation_table(
                          points, test, fits, boots, unit="models")}
@@ -118,7 +118,8 @@ def in_sample_trend(cfg, data: dict[str, pd.DataFrame], n_boot: int | None = Non
     (`analysis.residual_trend`). A slope > 0: the form itself misses the high end."""
     gadre = {k: v for k, v in data.items() if k in GADRE_DATASETS}
     per = {k: analysis.residual_trend(p, cfg.public_fit_max_tpp, n_boot or cfg.public_n_boot,
-                                      cfg.public_fit_starts) for k, p in gadre.items()}
+                                      cfg.public_fit_starts, seed=i)
+           for i, (k, p) in enumerate(gadre.items())}  # a random stream per training set
     value = float(np.mean([e.value for e, _ in per.values()]))
     samples = np.mean([s for _, s in per.values()], axis=0)
     n = sum(len(p) for p in gadre.values())
