@@ -33,6 +33,17 @@ def noise_deltas(sens: pd.DataFrame) -> pd.DataFrame:
     return noise.groupby([*UNIT, "params", "tpp", "sigma"], as_index=False).delta.mean()
 
 
+def normalised_deltas(sens: pd.DataFrame, sigma: float, vocab_size: int) -> pd.DataFrame:
+    """The noise loss rise at `sigma` over what pretraining gained, Δ / (ln V − L_base), per run
+    and budget: a barely trained model has little to lose, so part of an absolute rise growing
+    with the budget is mechanical; this ratio is not."""
+    noise = noise_deltas(sens)
+    noise = noise[noise.sigma == sigma]
+    base = sens[sens.probe == "none"][[*UNIT, "tpp", "loss"]].rename(columns={"loss": "base"})
+    out = noise.merge(base, on=[*UNIT, "tpp"], how="left", validate="one_to_one")
+    return out.assign(delta=out.delta / (np.log(vocab_size) - out.base))
+
+
 def quant_deltas(sens: pd.DataFrame) -> pd.DataFrame:
     return sens[sens.probe.str.startswith("rtn")][[*UNIT, "params", "tpp", "delta"]]
 
@@ -117,8 +128,8 @@ def u_verdict(claim: str, fit: dict, level: float = 0.95) -> Verdict:
     return Verdict(label, claim, base.estimate, 0.0, ">", base.details)
 
 
-def decide(sens: pd.DataFrame, ft: pd.DataFrame, sigma: float,
-           fixed_lr: float) -> dict[str, Verdict]:
+def decide(sens: pd.DataFrame, ft: pd.DataFrame, sigma: float, fixed_lr: float,
+           vocab_size: int) -> dict[str, Verdict]:
     """The notebook's verdicts, each computed from the tables."""
     noise = noise_deltas(sens)
     out = {
@@ -128,12 +139,20 @@ def decide(sens: pd.DataFrame, ft: pd.DataFrame, sigma: float,
         "quantization": verdict(
             "4-bit RTN quantization hurts more with more tokens per parameter: the loss rise per "
             "doubling of TPP is > 0", slope(quant_deltas(sens), "delta"), 0.0, ">"),
+        "sensitivity_normalised": verdict(
+            f"Gaussian sensitivity (sigma={sigma}) over what pretraining gained, Δ / (ln V − "
+            "L_base), grows with tokens per parameter: its rise per doubling of TPP is > 0",
+            slope(normalised_deltas(sens, sigma, vocab_size), "delta"), 0.0, ">"),
     }
     fixed = u_curve(ft[ft.ft_lr == fixed_lr], "pretrain_after")
     out["u_curve"] = u_verdict(
         f"at a fixed fine-tuning LR ({fixed_lr:g}), pretraining-domain loss after fine-tuning is "
         "U-shaped in log TPP (curvature > 0, minimum inside the range, rising over the largest "
         "budgets)", fixed)
+    out["target_u_curve"] = u_verdict(
+        f"at a fixed fine-tuning LR ({fixed_lr:g}), the fine-tuned model's target-domain test "
+        "loss is U-shaped in log TPP (curvature > 0, minimum inside the range, rising over the "
+        "largest budgets)", u_curve(ft[ft.ft_lr == fixed_lr], "target_test"))
     tuned = u_verdict("with the LR tuned per checkpoint, the same U-shape remains",
                       u_curve(tuned_rows(ft), "pretrain_after"))
     if out["u_curve"].label != "SUPPORTED":
@@ -165,6 +184,24 @@ def summary_table(ft: pd.DataFrame) -> pd.DataFrame:
     both = pd.concat([ft.assign(ft_lr=ft.ft_lr.map(lambda v: f"{v:g}")), tuned_rows(ft)])
     cols = ["target_test", "pretrain_after", "forgetting"]
     return both.groupby(["d_model", "ft_lr", "tpp"])[cols].mean().round(4)
+
+
+def per_size(sens: pd.DataFrame, ft: pd.DataFrame, sigma: float, fixed_lr: float,
+             vocab_size: int) -> pd.DataFrame:
+    """Sizes are not seeds: per model size, the slopes per doubling of TPP (mean over its seeds,
+    95% t-interval) of the noise sensitivity, absolute and normalised, and of forgetting and the
+    target-domain loss after fine-tuning at the fixed LR."""
+    tables = {"sensitivity": (noise_deltas(sens).query("sigma == @sigma"), "delta"),
+              "sensitivity_normalised": (normalised_deltas(sens, sigma, vocab_size), "delta"),
+              "forgetting": (ft[ft.ft_lr == fixed_lr], "forgetting"),
+              "target_test": (ft[ft.ft_lr == fixed_lr], "target_test")}
+    rows = []
+    for d_model in sorted(sens.d_model.unique()):
+        for name, (table, y) in tables.items():
+            e = slope(table[table.d_model == d_model], y)
+            rows.append(dict(d_model=int(d_model), quantity=name, slope=e.value, low=e.low,
+                             high=e.high, seeds=e.n))
+    return pd.DataFrame(rows)
 
 
 def statistics(sens: pd.DataFrame, ft: pd.DataFrame, sigmas: list[float], quant_bits: int,

@@ -65,22 +65,51 @@ def finetune_table(pretrain_after):
     return pd.concat(rows, ignore_index=True)
 
 
-def sensitivity_table(slope):
+def sensitivity_table(slope, base=lambda x: 5.0 + 0 * x):
+    """Noise and RTN rises of `slope` per doubling of TPP over a base (probe "none") loss."""
     t = table(lambda x: slope * x)
     noise = t.assign(probe="noise", sigma=0.1, draw=0, delta=t.y, loss=t.y)
-    return pd.concat([noise, noise.assign(probe="rtn4", sigma=np.nan)], ignore_index=True)
+    none = t.assign(probe="none", sigma=np.nan, draw=0, delta=0.0,
+                    loss=base(np.log2(t.tpp.to_numpy(float))))
+    return pd.concat([noise, noise.assign(probe="rtn4", sigma=np.nan), none], ignore_index=True)
 
 
 def test_decide_reads_the_tables():
     verdicts = oa.decide(sensitivity_table(0.02), finetune_table(lambda x: 0.05 * (x - 5) ** 2),
-                         sigma=0.1, fixed_lr=3e-3)
+                         sigma=0.1, fixed_lr=3e-3, vocab_size=512)
     assert verdicts["sensitivity"].label == "SUPPORTED"
     assert verdicts["quantization"].label == "SUPPORTED"
     assert verdicts["u_curve"].label == "SUPPORTED"
     assert verdicts["tuning_removes"].label == "NOT SUPPORTED"  # the tuned LR has the same U
-    flat = oa.decide(sensitivity_table(-0.02), finetune_table(lambda x: -0.1 * x), 0.1, 3e-3)
+    assert verdicts["sensitivity_normalised"].label == "SUPPORTED"  # the base does not move
+    assert verdicts["target_u_curve"].label == "SUPPORTED"  # target_test follows the same U
+    flat = oa.decide(sensitivity_table(-0.02), finetune_table(lambda x: -0.1 * x), 0.1, 3e-3,
+                     512)
     assert flat["sensitivity"].label == "NOT SUPPORTED" and flat["u_curve"].label == "NOT SUPPORTED"
     assert flat["tuning_removes"].label == "INCONCLUSIVE"  # nothing to remove
+
+
+def test_normalised_sensitivity_removes_the_mechanical_part():
+    """A rise that only tracks what pretraining gained (Δ = 0.1 (ln V − L_base), the base loss
+    falling with TPP) has a rising absolute slope and a flat normalised one."""
+    lnv = np.log(512)
+    base = lambda x: 5.0 - 0.2 * x  # noqa: E731
+    sens = sensitivity_table(0.0, base)
+    noise = sens.probe == "noise"
+    sens.loc[noise, "delta"] = 0.1 * (lnv - base(np.log2(sens.loc[noise, "tpp"].to_numpy(float))))
+    assert oa.slope(oa.noise_deltas(sens), "delta").low > 0
+    flat = oa.slope(oa.normalised_deltas(sens, 0.1, 512), "delta")
+    assert abs(flat.value) < 1e-12
+
+
+def test_per_size_estimates_each_size_on_its_own_seeds():
+    sens, ft = sensitivity_table(0.02), finetune_table(lambda x: 0.05 * (x - 5) ** 2)
+    t = oa.per_size(sens, ft, 0.1, 3e-3, 512)
+    assert set(t.d_model) == {24, 32} and (t.seeds == 3).all()
+    assert set(t.quantity) == {"sensitivity", "sensitivity_normalised", "forgetting",
+                               "target_test"}
+    row = t[(t.d_model == 24) & (t.quantity == "sensitivity")].iloc[0]
+    assert row.low < 0.02 < row.high
 
 
 def test_tuned_rows_pick_the_lowest_validation_loss_per_checkpoint():
