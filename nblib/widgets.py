@@ -1,5 +1,5 @@
-"""Interactive controls: a form generated from a config dataclass, with a Run button, and a
-checkpoint picker.
+"""Interactive controls: a form generated from a config dataclass, with a Run button, a
+checkpoint picker, and a Show panel for browsing recorded results.
 
 The button calls the same step functions the notebook's cells call; widgets never hold the only
 copy of a result (headless runs never press buttons).
@@ -253,3 +253,24 @@ class CheckpointPicker(W.VBox):
                 return None
             finally:
                 self.button.disabled = False
+
+
+def show_panel(controls: Sequence[W.ValueWidget], describe: Callable[..., dict]) -> W.VBox:
+    """`controls` and a Show button: pressing it shows `describe(*values)` (a dict, shown as a
+    table; it may draw figures too). A ConfigError (a value out of range) is printed as "not
+    shown: ...", never clamped."""
+    import pandas as pd
+    from IPython.display import display
+
+    button, output = W.Button(description="Show", button_style="primary"), W.Output()
+
+    def show(_=None):
+        output.clear_output()
+        with output:
+            try:
+                display(pd.Series(describe(*[c.value for c in controls])))
+            except ConfigError as err:
+                print(f"not shown: {err}")
+
+    button.on_click(show)
+    return W.VBox([W.HBox([*controls, button]), output])

@@ -296,3 +296,23 @@ def test_hub_revisions_offline_are_explained_in_the_widget(store, monkeypatch):
     assert "hub is unreachable" in picker.hub_info.value
     assert "local checkpoint" in picker.hub_info.value
     assert picker.value == store.get(8) and not picker.button.disabled  # local picking still works
+
+
+def test_show_panel_shows_the_description_or_the_refusal(capsys):
+    from nblib.widgets import show_panel
+
+    box = W.IntText(value=3)
+
+    def describe(v):
+        if v < 0:
+            raise ConfigError(f"parameter seed={v}: out of range")
+        return {"seed": v}
+
+    controls, _ = show_panel([box], describe).children
+    assert controls.children[0] is box and controls.children[-1].description == "Show"
+    # displayed and printed inside `with output:`; in a kernel the Output widget captures it
+    controls.children[-1].click()
+    assert "seed" in capsys.readouterr().out
+    box.value = -1
+    controls.children[-1].click()
+    assert "not shown: parameter seed=-1: out of range" in capsys.readouterr().out

@@ -182,19 +182,9 @@ def explorer(results, cfg):
     """A seed box, a checkpoint dropdown and a Show button; a seed outside the run is refused
     with the config's message, never clamped."""
     import ipywidgets as W
-    from IPython.display import display
+
+    from nblib.widgets import show_panel
 
     seed = W.IntText(value=cfg.first_seed, description="seed")
     step = W.Dropdown(options=list(results.steps), value=results.steps[-1], description="step")
-    button, output = W.Button(description="Show", button_style="primary"), W.Output()
-
-    def show(_=None):
-        output.clear_output()
-        with output:
-            try:
-                display(pd.Series(describe_checkpoint(results, cfg, seed.value, step.value)))
-            except ConfigError as err:
-                print(f"not shown: {err}")
-
-    button.on_click(show)
-    return W.VBox([W.HBox([seed, step, button]), output])
+    return show_panel([seed, step], lambda s, t: describe_checkpoint(results, cfg, s, t))

@@ -202,20 +202,9 @@ def explorer(results, cfg: MLAConfig):
     """A variant dropdown, a seed box and a Show button; an out-of-range seed is refused with
     the config's message, never clamped."""
     import ipywidgets as W
-    from IPython.display import display
 
-    variants = list(plan(cfg).variant)
-    pick = W.Dropdown(options=variants, value="mha", description="variant")
+    from nblib.widgets import show_panel
+
+    pick = W.Dropdown(options=list(plan(cfg).variant), value="mha", description="variant")
     seed = W.IntText(value=cfg.first_seed, description="seed")
-    button, output = W.Button(description="Show", button_style="primary"), W.Output()
-
-    def show(_=None):
-        output.clear_output()
-        with output:
-            try:
-                display(pd.Series(describe_variant(results, cfg, pick.value, seed.value)))
-            except ConfigError as err:
-                print(f"not shown: {err}")
-
-    button.on_click(show)
-    return W.VBox([W.HBox([pick, seed, button]), output])
+    return show_panel([pick, seed], lambda v, s: describe_variant(results, cfg, v, s))
