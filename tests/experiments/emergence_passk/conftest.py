@@ -1,12 +1,12 @@
 """Notebook 06's fixtures: a tiny config (2-digit addition, a 1-block model of width 16) and one
 tiny run of its grid (two seeds), with job results and figures in temporary folders."""
 
-import importlib
-
 import pytest
 
 from nblib.config import build
 from nblib.experiments import emergence_passk as em
+
+from .. import fixtures
 
 TINY = dict(interactive=False, seeds=2, digits=2, test_problems=64, widths=[16], n_layers=1,
             n_heads=2, steps=120, batch_size=32, lr=1e-2, warmup_steps=5, n_checkpoints=5,
@@ -18,10 +18,7 @@ TINY = dict(interactive=False, seeds=2, digits=2, test_problems=64, widths=[16],
 @pytest.fixture(scope="session", autouse=True)
 def checkpoints(tmp_path_factory):
     """Recorded job results of these tests, away from the repository's."""
-    with pytest.MonkeyPatch.context() as mp:
-        path = tmp_path_factory.mktemp("emergence-checkpoints")
-        mp.setenv("NBLIB_CHECKPOINTS", str(path))
-        yield path
+    yield from fixtures.isolated_checkpoints(tmp_path_factory, "emergence-checkpoints")
 
 
 @pytest.fixture(scope="session")
@@ -38,9 +35,4 @@ def tiny(cfg):
 @pytest.fixture
 def open_run(tmp_path, monkeypatch):
     """A run record in a temporary folder, so `plots.show` has somewhere to save."""
-    record = importlib.import_module("nblib.record")
-    monkeypatch.setenv("NBLIB_RUN_DIR", str(tmp_path / "run"))
-    record._current.clear()
-    run_dir = record.start_run(em.SLUG)
-    yield run_dir
-    record._current.clear()
+    yield from fixtures.open_run(tmp_path, monkeypatch, em.SLUG)

@@ -1,12 +1,12 @@
 """Notebook 02's fixtures: a tiny config and one tiny run of the whole job grid (two seeds, so the
 statistics have intervals), with job results and figures in temporary folders."""
 
-import importlib
-
 import pytest
 
 from nblib.config import build
 from nblib.experiments import environment_compute as ec
+
+from .. import fixtures
 
 TINY = dict(interactive=False, seeds=2, episodes=2, episode_steps=8, horizon=4, population=8,
             populations=[4, 8, 16], substeps=[1, 2, 4], wm_transitions=[50, 200], wm_steps=40,
@@ -16,10 +16,7 @@ TINY = dict(interactive=False, seeds=2, episodes=2, episode_steps=8, horizon=4, 
 @pytest.fixture(scope="session", autouse=True)
 def checkpoints(tmp_path_factory):
     """Recorded job results of these tests, away from the repository's."""
-    with pytest.MonkeyPatch.context() as mp:
-        path = tmp_path_factory.mktemp("env-compute-checkpoints")
-        mp.setenv("NBLIB_CHECKPOINTS", str(path))
-        yield path
+    yield from fixtures.isolated_checkpoints(tmp_path_factory, "env-compute-checkpoints")
 
 
 @pytest.fixture(scope="session")
@@ -36,9 +33,4 @@ def tiny(cfg):
 @pytest.fixture
 def open_run(tmp_path, monkeypatch):
     """A run record in a temporary folder, so `plots.show` has somewhere to save."""
-    record = importlib.import_module("nblib.record")
-    monkeypatch.setenv("NBLIB_RUN_DIR", str(tmp_path / "run"))
-    record._current.clear()
-    run_dir = record.start_run(ec.SLUG)
-    yield run_dir
-    record._current.clear()
+    yield from fixtures.open_run(tmp_path, monkeypatch, ec.SLUG)

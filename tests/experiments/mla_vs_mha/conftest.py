@@ -1,12 +1,12 @@
 """Notebook 10's fixtures: a tiny config and one tiny run of the whole grid (two seeds, so the
 statistics have intervals), with job results and figures in temporary folders."""
 
-import importlib
-
 import pytest
 
 from nblib.config import build
 from nblib.experiments import mla_vs_mha as mla
+
+from .. import fixtures
 
 TINY = dict(interactive=False, seeds=2, vocab_size=512, context=16, batch_size=16, d_model=16,
             n_layers=1, n_heads=4, rope_dim=2, mla_ranks=[6, 16], headline_rank=6,
@@ -17,10 +17,7 @@ TINY = dict(interactive=False, seeds=2, vocab_size=512, context=16, batch_size=1
 @pytest.fixture(scope="session", autouse=True)
 def checkpoints(tmp_path_factory):
     """Recorded job results of these tests, away from the repository's."""
-    with pytest.MonkeyPatch.context() as mp:
-        path = tmp_path_factory.mktemp("mla-checkpoints")
-        mp.setenv("NBLIB_CHECKPOINTS", str(path))
-        yield path
+    yield from fixtures.isolated_checkpoints(tmp_path_factory, "mla-checkpoints")
 
 
 @pytest.fixture(scope="session")
@@ -37,9 +34,4 @@ def tiny(cfg):
 @pytest.fixture
 def open_run(tmp_path, monkeypatch):
     """A run record in a temporary folder, so `plots.show` has somewhere to save."""
-    record = importlib.import_module("nblib.record")
-    monkeypatch.setenv("NBLIB_RUN_DIR", str(tmp_path / "run"))
-    record._current.clear()
-    run_dir = record.start_run(mla.SLUG)
-    yield run_dir
-    record._current.clear()
+    yield from fixtures.open_run(tmp_path, monkeypatch, mla.SLUG)

@@ -1,12 +1,12 @@
 """Notebook 09's fixtures: a tiny config and one tiny run of the whole grid (two seeds, so the
 statistics have intervals), with job results and figures in temporary folders."""
 
-import importlib
-
 import pytest
 
 from nblib.config import build
 from nblib.experiments import mlp_in_context as icl
+
+from .. import fixtures
 
 TINY = dict(interactive=False, seeds=2, pool_sizes=[1, 8, None], context_lens=[4, 6],
             context_len=6, train_flops=2e7, mlp_width=16, mlp_depth=1, mlp_lrs=[3e-3, 1e-2],
@@ -17,10 +17,7 @@ TINY = dict(interactive=False, seeds=2, pool_sizes=[1, 8, None], context_lens=[4
 @pytest.fixture(scope="session", autouse=True)
 def checkpoints(tmp_path_factory):
     """Recorded job results of these tests, away from the repository's."""
-    with pytest.MonkeyPatch.context() as mp:
-        path = tmp_path_factory.mktemp("icl-checkpoints")
-        mp.setenv("NBLIB_CHECKPOINTS", str(path))
-        yield path
+    yield from fixtures.isolated_checkpoints(tmp_path_factory, "icl-checkpoints")
 
 
 @pytest.fixture(scope="session")
@@ -37,9 +34,4 @@ def tiny(cfg):
 @pytest.fixture
 def open_run(tmp_path, monkeypatch):
     """A run record in a temporary folder, so `plots.show` has somewhere to save."""
-    record = importlib.import_module("nblib.record")
-    monkeypatch.setenv("NBLIB_RUN_DIR", str(tmp_path / "run"))
-    record._current.clear()
-    run_dir = record.start_run(icl.SLUG)
-    yield run_dir
-    record._current.clear()
+    yield from fixtures.open_run(tmp_path, monkeypatch, icl.SLUG)
