@@ -157,7 +157,7 @@ def residual_trend(points: pd.DataFrame, from_tpp: float, n_boot: int, starts: i
         samples.append(_trend(p, refit, from_tpp))
     samples = np.asarray(samples)
     n = points.groupby(["N", "seed"]).ngroups
-    return _estimate(value, samples[np.isfinite(samples)], n), samples
+    return _estimate(value, samples, n), samples  # _estimate drops non-finite samples
 
 
 def decide(table: dict[str, dict[str, Estimate]], fits: dict[str, scaling.Fit],
