@@ -167,3 +167,13 @@ def test_fit_to_tokens_keeps_whole_leading_sentences(smol):
     assert prefix == "The committee met on Monday. It approved the budget after a long debate."
     assert len(smol.tokenizer(prefix, add_special_tokens=False)["input_ids"]) <= 20
     assert fit_to_tokens(DOCUMENT, smol.tokenizer, max_tokens=512) == DOCUMENT
+
+
+def test_relative_to_document_puts_the_mean_cross_sentence_lift_at_one():
+    from nblib.eval.attention_dag import relative_to_document
+
+    lift = np.array([[1.0, np.nan, np.nan], [0.5, 2.0, np.nan], [0.25, 0.75, 3.0]])
+    rel = relative_to_document(lift)
+    below = np.tril(np.ones((3, 3), bool), -1)
+    assert np.mean(rel[below]) == pytest.approx(1.0)
+    assert rel[2, 1] == pytest.approx(0.75 / 0.5) and np.diag(rel).tolist() == [1.0, 2.0, 3.0]

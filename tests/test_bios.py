@@ -87,3 +87,15 @@ def test_pronoun_subjects_read_as_english(world):
     text = " ".join(" ".join(bios.words_and_kinds(bios.render(p, world, rng))[0])
                     for p in world.people(300, 4, "train"))
     assert " of she " not in text and " of he " not in text and "her birthday" in text
+
+
+def test_qa_documents_ask_every_fact_and_a_qa_world_keeps_every_other_id():
+    plain, qa = bios.World(0), bios.World(0, qa=True)
+    assert qa.tokens[:plain.vocab_size] == plain.tokens and qa.vocab_size > plain.vocab_size
+    person = qa.people(1, 0, "train")[0]
+    doc = bios.qa_document(person, qa)
+    assert len(doc) == len(bios.ATTRIBUTES)
+    words, _ = bios.words_and_kinds(doc)
+    assert qa.decode(qa.encode(words)).count("answer :") == 6
+    city = [w for w, k in doc[1] if k == bios.VALUE]
+    assert city == [person.birth_city]

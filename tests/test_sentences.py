@@ -42,3 +42,11 @@ def test_reorder_joins_the_sentences_in_the_order_given():
     assert reorder(sentences, [0, 1, 2], sep="\n") == "A b.\nC d.\nE."
     with pytest.raises(ValueError, match="not a permutation of the 3 sentences"):
         reorder(sentences, [0, 1, 1])
+
+
+def test_join_gives_exact_spans_of_known_sentences():
+    from nblib.data.sentences import join
+
+    text, spans = join(["One two .", "Three ?", "Four"])
+    assert text == "One two . Three ? Four"
+    assert [text[s.start:s.end] for s in spans] == ["One two .", "Three ?", "Four"]

@@ -62,3 +62,12 @@ def reorder(sentences: Sequence[Sentence], order: Sequence[int], sep: str = " ")
         raise ValueError(f"order {list(order)} is not a permutation of the "
                          f"{len(sentences)} sentences")
     return sep.join(sentences[k].text for k in order)
+
+
+def join(parts: Sequence[str], sep: str = " ") -> tuple[str, list[Sentence]]:
+    """Known sentences joined by `sep` into one text, with their exact spans in it."""
+    sentences, cursor = [], 0
+    for part in parts:
+        sentences.append(Sentence(part, cursor, cursor + len(part)))
+        cursor += len(part) + len(sep)
+    return sep.join(parts), sentences

@@ -139,6 +139,18 @@ def recency_adjusted(lift: np.ndarray) -> np.ndarray:
     return lift
 
 
+def relative_to_document(lift: np.ndarray) -> np.ndarray:
+    """lift / (the mean lift from a sentence to an earlier one in this document), j < i: 1 is
+    a typical cross-sentence dependency of this document, 1.5 half as strong again. Tokens attend
+    mostly within their own sentence, so the raw lift of an earlier sentence is usually below 1;
+    this puts every document's cross-sentence lifts on one scale. The diagonal and above stay."""
+    lift = np.array(lift, dtype=float)  # (S, S), a copy
+    below = np.tril(np.ones_like(lift, dtype=bool), -1)
+    if below.any():
+        lift[below] /= np.mean(lift[below])
+    return lift
+
+
 def dag_from_lift(lift: np.ndarray, threshold: float) -> SentenceDAG:
     """Edges j -> i for j < i with lift[i, j] > threshold, and their transitive closure."""
     threshold = check_threshold(threshold)
@@ -183,9 +195,12 @@ def fit_to_tokens(text: str, tokenizer, max_tokens: int = MAX_TOKENS) -> str:
 
 
 def prepare_document(tokenizer, text: str, max_tokens: int = MAX_TOKENS,
-                     context: int | None = None) -> tuple[list[Sentence], list[int], np.ndarray]:
+                     context: int | None = None, sentences: list[Sentence] | None = None
+                     ) -> tuple[list[Sentence], list[int], np.ndarray]:
     """(sentences, input ids with the sink first (T+1,), token -> sentence (T,)), or a ValueError
-    for an empty text or one over `max_tokens` (or over the model's `context`), before compute."""
+    for an empty text or one over `max_tokens` (or over the model's `context`), before compute.
+    `sentences` with spans into `text` replace pysbd's split (a document whose sentences are
+    known, e.g. a generated one)."""
     if not isinstance(text, str) or not text.strip():
         raise ValueError("the document is empty: nothing to split into sentences")
     if context is not None and max_tokens + 1 > context:
@@ -196,24 +211,27 @@ def prepare_document(tokenizer, text: str, max_tokens: int = MAX_TOKENS,
     if n_tokens > max_tokens:
         raise ValueError(f"the document is {n_tokens} tokens, over max_tokens={max_tokens}: cut "
                          "it to whole sentences first (attention_dag.fit_to_tokens)")
-    sentences = split_sentences(text)
+    sentences = split_sentences(text) if sentences is None else list(sentences)
     token_sentence = token_sentence_index(encoded["offset_mapping"], sentences)
     return sentences, [_sink_id(tokenizer)] + list(encoded["input_ids"]), token_sentence
 
 
 @torch.no_grad()
 def sentence_attention(pretrained, text: str, layers: list[int] | None = None,
-                       max_tokens: int = MAX_TOKENS) -> SentenceAttention:
+                       max_tokens: int = MAX_TOKENS,
+                       sentences: list[Sentence] | None = None) -> SentenceAttention:
     """Prefill `text` once with `pretrained` (a `models.pretrained.Pretrained`) and aggregate its
     attention to sentences (mass, baseline, lift; see the module docstring). `layers`: the layer
-    indices to average (all by default). Bad input is refused before the forward pass."""
+    indices to average (all by default); `sentences`: known sentence spans (default: pysbd's).
+    Bad input is refused before the forward pass."""
     model, tokenizer = pretrained.model, pretrained.tokenizer
     modules = _attention_modules(model)
     chosen = tuple(range(len(modules))) if layers is None else tuple(int(k) for k in layers)
     if not chosen or any(not 0 <= k < len(modules) for k in chosen):
         raise ValueError(f"layers={layers!r}: pick layer indices in 0..{len(modules) - 1}")
     context = getattr(model.config, "max_position_embeddings", None)
-    sentences, input_ids, token_sentence = prepare_document(tokenizer, text, max_tokens, context)
+    sentences, input_ids, token_sentence = prepare_document(tokenizer, text, max_tokens, context,
+                                                            sentences)
     summed = torch.zeros(len(input_ids), len(input_ids), dtype=torch.float64)  # (T+1, T+1)
 
     def add_weights(module, args, output):

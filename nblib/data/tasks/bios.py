@@ -21,7 +21,8 @@ employer's city sentence needs the employer sentence. `render(..., order="shuffl
 the sentences within those constraints; `"canonical"` keeps `ATTRIBUTES`' order.
 
 Tokens carry a kind: 0 text, 1 name (the person's name tokens), 2 value (an attribute's value), so
-a loss can be read on the facts alone. `qa` writes a question-answer pair for extraction tests.
+a loss can be read on the facts alone. `qa_document` writes a person's six facts as questions and
+answers for extraction tests (Allen-Zhu & Li's QA format; a `World(qa=True)` has its words).
 """
 
 from __future__ import annotations
@@ -156,6 +157,12 @@ BEFORE_VALUE = {
 }
 AFTER_VALUE = ["", "no less", "of all places", "in particular", "as it were", "so to speak"]
 SUBJECTS = ("full", "first_last", "pronoun", "first")  # forms after the first sentence
+# one question per attribute ({S}: the full name), answered by the value after "answer :"
+QA_FRAMES = {"birth_date": "when was {S} born ?", "birth_city": "where was {S} born ?",
+             "university": "which university did {S} attend ?", "major": "what did {S} study ?",
+             "employer": "who employs {S} ?", "employer_city": "where is the employer of {S} ?"}
+QA_WORDS = ["answer", ":", "?"] + [w for q in QA_FRAMES.values() for w in q.split()
+                                   if not w.startswith("{")]
 PRONOUN = {"m": ("he", "his"), "f": ("she", "her")}
 
 
@@ -191,7 +198,9 @@ class Person:
 class World:
     """The vocabulary, the companies and their headquarters (fixed by `seed`), and people."""
 
-    def __init__(self, seed: int = 0):
+    def __init__(self, seed: int = 0, qa: bool = False):
+        """`qa`: the vocabulary also holds the QA format's words (appended, so every other
+        token keeps its id)."""
         rng = random.Random(f"bios-world-{seed}")
         self.companies = [(p, s) for p in _PREFIX for s in _SUFFIX]  # 160 two-word names
         self.hq = {c: rng.choice(CITIES) for c in self.companies}  # company -> city
@@ -202,6 +211,8 @@ class World:
                        *BEFORE_VALUE.values(), AFTER_VALUE,
                        ["he", "his", "she", "her", ".", ","])
         self.tokens = [PAD, DOC] + sorted(set(words) - {PAD, DOC})
+        if qa:
+            self.tokens += sorted(set(QA_WORDS) - set(self.tokens))
         self.index = {t: i for i, t in enumerate(self.tokens)}
         self.pad_id, self.doc_id = self.index[PAD], self.index[DOC]
 
@@ -355,3 +366,17 @@ def fresh_people(world: World, seed, split: str = "train"):
 def words_and_kinds(doc: list[list[tuple[str, int]]]) -> tuple[list[str], list[int]]:
     """A rendered document flattened: its words and their kinds (TEXT, NAME, VALUE)."""
     return [w for s in doc for w, _ in s], [k for s in doc for _, k in s]
+
+
+def qa_document(person: Person, world: World) -> list[list[tuple[str, int]]]:
+    """The person's six facts as question-answer sentences, in `ATTRIBUTES` order: "where was
+    Anna K. Smith born ? answer : Lisbon ." (the value's tokens are VALUE, the rest TEXT)."""
+    out = []
+    for attribute in ATTRIBUTES:
+        words = [(w, TEXT) for w in QA_FRAMES[attribute].replace("{S}", " ".join(person.name))
+                 .split()]
+        value = ([person.month, person.day, ",", person.year] if attribute == "birth_date"
+                 else list(_value(person, world, attribute)))
+        out.append(words + [("answer", TEXT), (":", TEXT)]
+                   + [(w, TEXT if w == "," else VALUE) for w in value] + [(".", TEXT)])
+    return out
