@@ -34,12 +34,12 @@ def plot_curves(results, cfg) -> plt.Figure:
     c = results.curves[results.curves.step > 0]
     fig, axes = plt.subplots(1, len(cfg.corpora), figsize=(6 * len(cfg.corpora), 4.2),
                              squeeze=False)
-    names = {"bios": f"bios: {cfg.test_people} new people",
-             "sotu": f"sotu: {cfg.val_windows} held-out windows"}
+    names = {"bios": f"bios, {cfg.test_people} new people",
+             "sotu": f"sotu, {cfg.val_windows} held-out windows"}
     for ax, corpus in zip(axes[0], cfg.corpora, strict=True):
         _bands(ax, c[c.corpus == corpus], "val_all", cfg)
         ax.set(xlabel="optimizer step", ylabel="nats / token",
-               title=f"validation loss, {names[corpus]} ({cfg.seeds} seeds, 95% CI)")
+               title=f"{names[corpus]}\n(validation loss, {cfg.seeds} seeds, 95% CI)")
         ax.legend(fontsize=8)
     return fig
 
@@ -81,7 +81,7 @@ def plot_dags(results, cfg) -> plt.Figure:
                     fmt="s-", color="C2", capsize=3, label="bios: share respecting the true DAG")
         cx.axhline(bios.share_uniform.iloc[0], color="C2", ls=":")
         cx.set(ylim=(0, 1), ylabel="share of sorts respecting the true DAG")
-        cx.legend(fontsize=7, loc="center right")
+        cx.legend(fontsize=7, loc="lower right")
     ax.legend(fontsize=7, loc="upper left")
     if "bios" in cfg.corpora:
         from nblib.eval.attention_dag import relative_to_document

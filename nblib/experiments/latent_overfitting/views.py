@@ -118,7 +118,8 @@ def plot_meter(results, cfg) -> plt.Figure:
     for i, m in enumerate(METERED):
         ax.bar(np.arange(len(s)) + i * width, s[m], width, label=m.replace("_", " "))
     ax.set(xticks=np.arange(len(s)) + 0.4 - width / 2,
-           xticklabels=[_label(c, n).split(" (")[0] for c, n in s.index], ylim=(0, 1.02),
+           xticklabels=[_label(c, n).split(" (")[0].replace(", ", "\n") for c, n in s.index],
+           ylim=(0, 1.02),
            ylabel="share already seen in the stream",
            title=f"the repetition meter (n = {cfg.ngram}; fact n-grams hold a name or value token)")
     ax.tick_params(axis="x", labelsize=8)
