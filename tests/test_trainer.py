@@ -216,3 +216,14 @@ def test_seconds_per_step_times_real_steps():
     assert 0 < seconds < 5 and t.step == 4
     with pytest.raises(ValueError, match="steps"):
         seconds_per_step(t, steps=0)
+
+
+def test_constant_after_warmup_reads_a_notebook_config():
+    from types import SimpleNamespace
+
+    from nblib.train.trainer import constant_after_warmup
+
+    cfg = SimpleNamespace(lr=1e-3, weight_decay=0.05, warmup_steps=10, steps=400)
+    train = constant_after_warmup(cfg, seed=7)
+    assert (train.lr, train.weight_decay, train.seed, train.log_every) == (1e-3, 0.05, 7, 4)
+    assert train.schedule(0) == 0.1 and train.schedule(10) == train.schedule(399) == 1.0

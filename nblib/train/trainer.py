@@ -189,6 +189,15 @@ class Trainer:
         return self
 
 
+def constant_after_warmup(cfg, seed: int) -> TrainConfig:
+    """The TrainConfig of a notebook whose config has lr, weight_decay, warmup_steps and steps:
+    linear warmup, then a constant rate (a checkpoint at step t is the same model whatever the
+    total budget), the training loss logged 100 times, data order seeded by `seed`."""
+    return TrainConfig(lr=cfg.lr, weight_decay=cfg.weight_decay,
+                       schedule=Schedule("constant", cfg.warmup_steps, cfg.steps), seed=seed,
+                       log_every=max(1, cfg.steps // 100))
+
+
 def seconds_per_step(trainer: Trainer, steps: int = 5, warmup: int = 2) -> float:
     """Wall seconds per optimizer step of `trainer` on this machine, timed over `steps` steps
     after `warmup` (it trains them: pass a throwaway trainer). The base of every notebook's

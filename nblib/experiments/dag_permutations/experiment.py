@@ -45,8 +45,7 @@ from nblib.models.lm import build_lm, count_params, shape_of
 from nblib.paths import checkpoints_dir
 from nblib.train.batches import PassageBatches
 from nblib.train.grid import JobResults, run_jobs
-from nblib.train.schedules import Schedule
-from nblib.train.trainer import TrainConfig, Trainer, seconds_per_step
+from nblib.train.trainer import Trainer, constant_after_warmup, seconds_per_step
 
 WORLD = bios.World(0, qa=True)
 EMPLOYER, EMPLOYER_CITY = bios.ATTRIBUTES.index("employer"), bios.ATTRIBUTES.index("employer_city")
@@ -342,11 +341,8 @@ def vocab_size(cfg, corpus: str) -> int:
 def make_trainer(cfg, job: dict, sequences: torch.Tensor, device="cpu") -> Trainer:
     model = build_lm(shape_of(cfg, vocab_size=vocab_size(cfg, job["corpus"])),
                      seed=derive_seed(job["seed"], "init"))
-    schedule = Schedule("constant", cfg.warmup_steps, cfg.steps)
-    train_cfg = TrainConfig(lr=cfg.lr, weight_decay=cfg.weight_decay, schedule=schedule,
-                            seed=derive_seed(job["seed"], "data"),
-                            log_every=max(1, cfg.steps // 100))
-    return Trainer(model.to(device), train_cfg, PassageBatches(sequences, cfg.batch_size))
+    return Trainer(model.to(device), constant_after_warmup(cfg, derive_seed(job["seed"], "data")),
+                   PassageBatches(sequences, cfg.batch_size))
 
 
 def run_job(cfg, job: dict, device: str = "cpu") -> dict:

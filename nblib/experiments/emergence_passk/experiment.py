@@ -36,8 +36,7 @@ from nblib.models.lm import build_lm, count_params, shape_of
 from nblib.paths import checkpoints_dir
 from nblib.train.checkpoints import geometric_steps
 from nblib.train.grid import JobResults, run_jobs
-from nblib.train.schedules import Schedule
-from nblib.train.trainer import TrainConfig, Trainer, seconds_per_step
+from nblib.train.trainer import Trainer, constant_after_warmup, seconds_per_step
 
 SAMPLE_BATCH = 8192  # rows decoded at once (part of what a sampling seed reproduces)
 
@@ -59,10 +58,8 @@ def jobs(cfg) -> list[dict]:
 def make_trainer(cfg, task: AdditionTask, width: int, seed: int, device="cpu") -> Trainer:
     model = build_lm(shape_of(cfg, d_model=width, vocab_size=task.vocab.size,
                               context=task.seq_len), seed=seed)
-    schedule = Schedule("constant", cfg.warmup_steps, cfg.steps)
-    train_cfg = TrainConfig(lr=cfg.lr, weight_decay=cfg.weight_decay, schedule=schedule,
-                            seed=derive_seed(seed, "data"), log_every=max(1, cfg.steps // 100))
-    return Trainer(model.to(device), train_cfg, task.batches(cfg.batch_size))
+    return Trainer(model.to(device), constant_after_warmup(cfg, derive_seed(seed, "data")),
+                   task.batches(cfg.batch_size))
 
 
 def evaluate(cfg, model, task: AdditionTask, pairs: torch.Tensor, seed: int, step: int) -> dict:

@@ -39,8 +39,7 @@ from nblib.paths import checkpoints_dir
 from nblib.train.batches import PassageBatches
 from nblib.train.checkpoints import geometric_steps
 from nblib.train.grid import JobResults, run_jobs
-from nblib.train.schedules import Schedule
-from nblib.train.trainer import TrainConfig, Trainer, seconds_per_step
+from nblib.train.trainer import Trainer, constant_after_warmup, seconds_per_step
 
 EVAL_SETS = ("new", "new_held_out", "seen_held_out", "seen")
 KINDS = {"all": None, "text": bios.TEXT, "name": bios.NAME, "value": bios.VALUE}
@@ -144,11 +143,8 @@ def evaluate(model, sets: dict, step: int) -> dict:
 def make_trainer(cfg, job: dict, sequences: torch.Tensor, device="cpu") -> Trainer:
     model = build_lm(shape_of(cfg, vocab_size=WORLD.vocab_size), seed=derive_seed(job["seed"],
                                                                                   "init"))
-    schedule = Schedule("constant", cfg.warmup_steps, cfg.steps)
-    train_cfg = TrainConfig(lr=cfg.lr, weight_decay=cfg.weight_decay, schedule=schedule,
-                            seed=derive_seed(job["seed"], "data"),
-                            log_every=max(1, cfg.steps // 100))
-    return Trainer(model.to(device), train_cfg, PassageBatches(sequences, cfg.batch_size))
+    return Trainer(model.to(device), constant_after_warmup(cfg, derive_seed(job["seed"], "data")),
+                   PassageBatches(sequences, cfg.batch_size))
 
 
 def run_job(cfg, job: dict, device: str = "cpu") -> dict:
