@@ -1,0 +1,54 @@
+import numpy as np
+import pytest
+
+from nblib.experiments import more_is_different as md
+from nblib.experiments.more_is_different import analysis
+
+
+def test_decay_fit_recovers_the_shape_that_made_the_data():
+    rng = np.random.default_rng(0)
+    b = np.repeat(np.arange(1, 31), 40)
+    binary = np.array([int(x).bit_length() + int(x).bit_count() for x in b])
+    floor = np.full(len(b), 1 / 31)
+    for x_true, better in ((b, "linear"), (binary, "binary")):
+        p = floor + (1 - floor) * 0.95 ** x_true
+        k = rng.binomial(8, p)
+        fits = {shape: analysis.fit_decay(x, k, 8, floor)
+                for shape, x in (("linear", b), ("binary", binary))}
+        assert fits[better]["nll"] < min(f["nll"] for f in fits.values()) + 1e-12
+        assert fits[better]["epsilon"] == pytest.approx(0.05, abs=0.015)
+    flat = analysis.fit_decay(b, np.full(len(b), 8), 8, floor)
+    assert flat["epsilon"] < 1e-3 and flat["alpha"] > 0.99
+
+
+def test_decide_invariants_and_statistics_on_the_tiny_run(tiny):
+    cfg, res = tiny
+    verdicts = md.decide(res, cfg)
+    assert md.HEADLINE in verdicts and len(verdicts) == 3 + len(cfg.widths)
+    assert {v.label for v in verdicts.values()} <= {"SUPPORTED", "NOT SUPPORTED",
+                                                    "INCONCLUSIVE"}
+    head = verdicts[md.HEADLINE].estimate
+    assert head.n == cfg.seeds and head.low <= head.value <= head.high
+    inv = md.invariants(res, cfg)
+    for name in ("metrics_within_0_and_1", "algorithm_shares_sum_to_1",
+                 "rewards_within_their_range", "losses_finite",
+                 "grader_accepts_both_reference_traces", "evaluation_b_ranges_as_configured",
+                 "every_job_has_every_checkpoint", "every_job_logs_every_rl_step"):
+        assert inv[name], name
+    numbers = md.statistics(res, cfg)
+    assert {"per_width", "signatures", "summary", "share_by_b", "held_out_after_rl"} <= set(
+        numbers)
+    assert len(numbers["per_width"]) == len(cfg.widths)
+    sig = analysis.signatures(res, cfg)
+    assert len(sig) == len(cfg.widths) * cfg.seeds * len(res.steps)
+    assert np.allclose(sig.signature, sig.nll_linear - sig.nll_binary)
+    assert md.closing_line(verdicts).startswith("share largest − smallest after RL")
+
+
+def test_the_headline_is_the_paired_share_difference(tiny):
+    cfg, res = tiny
+    end = analysis.at(res, analysis.final_step(res))
+    col = f"share_{cfg.algorithm}"
+    diff = (end[end.width == cfg.widths[-1]][col].to_numpy()
+            - end[end.width == cfg.widths[0]][col].to_numpy())
+    assert md.decide(res, cfg)[md.HEADLINE].estimate.value == pytest.approx(diff.mean())
