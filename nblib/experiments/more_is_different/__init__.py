@@ -5,8 +5,8 @@ configuration (reward: the correct final answer). Which algorithm does each size
 read off its trace and off how its accuracy decays with b? (Nanda et al. 2023, arXiv 2301.05217;
 Zhong et al. 2023, arXiv 2306.17844; GRPO: Shao et al. 2024, arXiv 2402.03300.)
 
-`grpo` holds the RL pieces (rollouts, group advantages, the policy-gradient loss), `experiment`
-the compute (one job per width and seed through `train.grid.run_jobs`), `analysis` the statistics
+`rollouts` samples and rewards GRPO's groups (the loss is `nblib.train.grpo`'s), `experiment` the
+compute (one job per width and seed through `train.grid.run_jobs`), `analysis` the statistics
 and the pre-registered verdicts, `views` the figures and the widget. Fields say what they shape:
 "train" (pretraining and RL), "eval" (what is measured at the RL checkpoints), "jobs" (which jobs
 run; each job's key carries its width and seed), "analysis".
@@ -33,7 +33,7 @@ LOSS_NORMS = ("constant", "sequence", "token")
 class MoreIsDifferentConfig(GridConfig):
     """Parameters of notebook 08 (one field per line of its parameters cell)."""
 
-    seeds: int = param(4, "independent seeds (initialisation, pretraining data order, RL prompts "
+    seeds: int = param(5, "independent seeds (initialisation, pretraining data order, RL prompts "
                           "and samples; the same streams for every width)", affects="jobs",
                        low=1, high=50)
     moduli: list[int] = param([31], "moduli c the problems draw from (a prime keeps the group "

@@ -25,6 +25,20 @@ SHAPES = ("linear", "binary")
 CLIP = 1e-6  # probabilities of the decay fit stay in [CLIP, 1 − CLIP]
 
 
+def other(algorithm: str) -> str:
+    """The algorithm that is not `algorithm`."""
+    return SHAPES[1 - SHAPES.index(algorithm)]
+
+
+def strongest_trivial(cfg) -> float:
+    """The best training-range accuracy of a baseline that needs no model (a blind guess or the
+    best constant answer)."""
+    from nblib.experiments.more_is_different.experiment import baselines
+
+    base = baselines(cfg)
+    return max(base["chance_train"], base["constant_train"])
+
+
 def final_step(results) -> int:
     return int(results.steps[-1])
 
@@ -75,8 +89,10 @@ def _by_width(table: pd.DataFrame, width: int, col: str) -> np.ndarray:
 def decide(results, cfg) -> dict[str, Verdict]:
     """The pre-registered verdicts: the headline (after RL the largest width's share of
     `algorithm` exceeds the smallest's, paired over seeds), the same net of the shares before RL,
-    the decay signature of the largest width agreeing with the algorithm it writes, and per width
-    RL beating the pretrained model's better decoding (greedy or T = 1)."""
+    the decay signature of the largest width agreeing with the algorithm it writes, and per width:
+    the pretrained model executing the task (beating the strongest trivial baseline), RL moving
+    the share towards the algorithm that model executes more accurately, and RL beating the
+    pretrained model's better decoding (greedy or T = 1)."""
     alg, small, large = cfg.algorithm, cfg.widths[0], cfg.widths[-1]
     col = f"share_{alg}"
     end, start = at(results, final_step(results)), at(results, 0)
@@ -108,6 +124,27 @@ def decide(results, cfg) -> dict[str, Verdict]:
          "signature_mean": float(last.signature.mean()),
          "epsilon_linear": float(last.epsilon_linear.mean()),
          "epsilon_binary": float(last.epsilon_binary.mean())})
+    trivial = strongest_trivial(cfg)
+    for w in cfg.widths:
+        verdicts[f"executes_task_d{w}"] = above_zero_or_not(
+            f"pretrained d_model={w}, decoded greedily, beats the strongest baseline that needs no "
+            f"model ({trivial:.3f}) on the training range (over seeds): it executes the task, so "
+            "its algorithm share is more than a format",
+            mean_ci_any(_by_width(start, w, "greedy") - trivial), cfg.accuracy_margin,
+            {"greedy_before_rl": float(_by_width(start, w, "greedy").mean()),
+             "strongest_trivial": trivial})
+    for w in cfg.widths:
+        gap = _by_width(start, w, f"forced_{alg}") - _by_width(start, w, f"forced_{other(alg)}")
+        shift = _by_width(end, w, col) - _by_width(start, w, col)
+        verdicts[f"rl_follows_execution_d{w}"] = above_zero_or_not(
+            f"at d_model={w}, RL moves the {alg} share towards the algorithm the pretrained model "
+            "executes more accurately (sign of the forced-tag greedy accuracy gap at RL step 0 × "
+            "the change of the share, over seeds)",
+            mean_ci_any(np.sign(gap) * shift), cfg.share_margin,
+            {"forced_gap_before_rl": float(gap.mean()), "shift": float(shift.mean()),
+             "seeds_whose_gap_favours": {alg: int((gap > 0).sum()),
+                                         other(alg): int((gap < 0).sum()),
+                                         "neither": int((gap == 0).sum())}})
     for w in cfg.widths:
         before = np.maximum(_by_width(start, w, "accuracy"), _by_width(start, w, "greedy"))
         verdicts[f"rl_beats_pretrained_d{w}"] = above_zero_or_not(
@@ -176,7 +213,7 @@ def statistics(results, cfg) -> dict:
 
 def invariants(results, cfg) -> dict[str, bool]:
     """What must hold at any scale."""
-    from nblib.experiments.more_is_different.experiment import baselines, eval_problems
+    from nblib.experiments.more_is_different.experiment import eval_problems
 
     c, log = results.curves, results.rl_log
     shares = c[["share_linear", "share_binary", "share_other"]].sum(axis=1)
@@ -187,8 +224,7 @@ def invariants(results, cfg) -> dict[str, bool]:
     reference_ok = all(task.reward(p, task.completion(p, alg)) == 1.0
                        for p in problems.tolist() for alg in SHAPES)
     b = results.problems.groupby("split").b.agg(["min", "max"])
-    base = baselines(cfg)
-    trivial = max(base["chance_train"], base["constant_train"])
+    trivial = strongest_trivial(cfg)
     first = at(results, 0)
     pre = results.pretrain_loss.sort_values("step").groupby(["width", "seed"]).loss
     longest = task.max_completion_len("train")

@@ -3,8 +3,8 @@
 1. Pretrain a tiny Llama from scratch on answer-masked traces of training-range problems, each
    trace linear or binary with probability `binary_share` (warmup, cosine to a tenth). Every
    width of a seed reads the same data stream, for the same steps, on the same schedule.
-2. GRPO (`grpo`) from the pretrained model: the same configuration and, given the seed, the same
-   training prompts for every width.
+2. GRPO (`nblib.train.grpo`, batches from `rollouts`) from the pretrained model: the same
+   configuration and, given the seed, the same training prompts for every width.
 3. At RL step 0 (the pretrained model: the model that never moves) and at evenly spaced RL
    checkpoints, measure every evaluation problem (`eval_per_b` per exponent of both ranges, the
    same set for every job): the exact probability of the binary tag as the first token, a greedy
@@ -32,11 +32,12 @@ from nblib.env import derive_seed
 from nblib.eval.decoding import generate
 from nblib.eval.passk import pass_at_k
 from nblib.experiments.more_is_different import SLUG
-from nblib.experiments.more_is_different.grpo import Rollouts, frozen_copy, grpo_loss_fn
+from nblib.experiments.more_is_different.rollouts import Rollouts
 from nblib.models.lm import build_lm, count_params, shape_of
 from nblib.paths import checkpoints_dir
 from nblib.train.checkpoints import CheckpointStore
 from nblib.train.grid import JobResults, run_jobs
+from nblib.train.grpo import frozen_copy, grpo_loss_fn
 from nblib.train.schedules import Schedule
 from nblib.train.trainer import TrainConfig, Trainer, seconds_per_step
 

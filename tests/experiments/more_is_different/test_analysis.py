@@ -24,7 +24,7 @@ def test_decay_fit_recovers_the_shape_that_made_the_data():
 def test_decide_invariants_and_statistics_on_the_tiny_run(tiny):
     cfg, res = tiny
     verdicts = md.decide(res, cfg)
-    assert md.HEADLINE in verdicts and len(verdicts) == 3 + len(cfg.widths)
+    assert md.HEADLINE in verdicts and len(verdicts) == 3 + 3 * len(cfg.widths)
     assert {v.label for v in verdicts.values()} <= {"SUPPORTED", "NOT SUPPORTED",
                                                     "INCONCLUSIVE"}
     head = verdicts[md.HEADLINE].estimate
@@ -52,3 +52,18 @@ def test_the_headline_is_the_paired_share_difference(tiny):
     diff = (end[end.width == cfg.widths[-1]][col].to_numpy()
             - end[end.width == cfg.widths[0]][col].to_numpy())
     assert md.decide(res, cfg)[md.HEADLINE].estimate.value == pytest.approx(diff.mean())
+
+
+def test_the_per_width_verdicts_read_the_pretrained_model_and_the_shift(tiny):
+    cfg, res = tiny
+    start, end = analysis.at(res, 0), analysis.at(res, analysis.final_step(res))
+    verdicts, trivial = md.decide(res, cfg), analysis.strongest_trivial(cfg)
+    for w in cfg.widths:
+        s, e = start[start.width == w], end[end.width == w]
+        executes = verdicts[f"executes_task_d{w}"].estimate.value
+        assert executes == pytest.approx((s.greedy - trivial).mean())
+        gap = s.forced_binary.to_numpy() - s.forced_linear.to_numpy()
+        shift = e.share_binary.to_numpy() - s.share_binary.to_numpy()
+        follows = verdicts[f"rl_follows_execution_d{w}"].estimate.value
+        assert follows == pytest.approx((np.sign(gap) * shift).mean())
+    assert analysis.other("binary") == "linear" and analysis.other("linear") == "binary"

@@ -1,8 +1,7 @@
-"""GRPO on nblib's Trainer (Shao et al. 2024, arXiv 2402.03300), written out so every choice is
-visible: each step draws training-range problems, samples a group of completions per problem
-with the KV-cached sampler at T = 1, rewards the correct final answer (minus an optional cost per
-token), and takes one policy-gradient step on the sampled completion tokens with group-normalised
-advantages.
+"""GRPO's loss on nblib's Trainer (Shao et al. 2024, arXiv 2402.03300), written out so every
+choice is visible. A caller's batch source samples a group of completions per prompt and rewards
+them; these pieces turn the rewards into group advantages and one policy-gradient step on the
+sampled completion tokens (notebook 08's `rollouts` is such a source).
 
 - One update per batch of samples (μ = 1, as TRL's default `num_iterations=1`): the PPO ratio is
   exactly 1, so the clipped surrogate's gradient is REINFORCE with the group mean as baseline;
@@ -25,8 +24,6 @@ import copy
 import torch
 
 from nblib.config import ConfigError
-from nblib.data.tasks.modexp import ModExpTask
-from nblib.eval.decoding import generate
 
 EPS = 1e-6  # std floor of the group normalisation
 
@@ -77,46 +74,6 @@ def policy_loss(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Te
         return per_token.sum() / mask.sum().clamp(min=1)
     raise ConfigError(f"parameter loss_norm={norm!r}: must be one of "
                       "['constant', 'sequence', 'token']")
-
-
-class Rollouts:
-    """The Trainer's batches for GRPO: `__call__(generator)` draws `prompts` training-range
-    problems (from its own prompt stream, the same for every model given `prompt_seed`), samples
-    `group` completions each from `model` with the Trainer's generator, and returns
-    (sequences (N, T), mask (N, Tc), advantages (N,), rewards (N,)), N = prompts × group.
-    `log` gets one row per step: mean reward, accuracy, algorithm shares, length, the share of
-    groups with any signal."""
-
-    def __init__(self, task: ModExpTask, model, prompts: int, group: int, prompt_seed: int,
-                 advantage: str = "grpo", length_cost: float = 0.0):
-        self.task, self.model, self.prompts, self.group = task, model, prompts, group
-        self.advantage, self.length_cost = advantage, length_cost
-        self.prompt_gen = torch.Generator().manual_seed(prompt_seed)
-        self.max_new = task.max_completion_len("train")
-        self.log: list[dict] = []
-
-    def __call__(self, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
-        task, g = self.task, self.group
-        problems = task.problems(self.prompts, "train", self.prompt_gen)  # (P, 3)
-        prompts = task.prompts(problems).repeat_interleave(g, 0)  # (N, Tp)
-        device = next(self.model.parameters()).device
-        completions = generate(self.model, prompts.to(device), self.max_new, 1.0, generator,
-                               stop_id=task.vocab.stop_id, pad_id=task.vocab.pad_id,
-                               batch_size=len(prompts), cached=True).cpu()  # (N, Tc)
-        graded = task.grade(problems.repeat_interleave(g, 0), completions)
-        correct = graded["reward"].float()  # (N,)
-        rewards = correct - self.length_cost * graded["length"].float()  # (N,)
-        adv = group_advantages(rewards.view(-1, g), self.advantage).reshape(-1)  # (N,)
-        positions = torch.arange(completions.shape[1])[None]  # (1, Tc)
-        mask = positions < graded["length"][:, None]  # (N, Tc): tokens up to the stop
-        algorithms = graded["algorithm"]
-        self.log.append({
-            "reward": float(rewards.mean()), "accuracy": float(correct.mean()),
-            **{f"share_{a}": algorithms.count(a) / len(algorithms)
-               for a in ("linear", "binary", "other")},
-            "length": float(graded["length"].float().mean()),
-            "signal": float((rewards.view(-1, g).std(1) > 0).float().mean())})
-        return torch.cat([prompts, completions], 1), mask, adv, rewards
 
 
 def grpo_loss_fn(prompt_len: int, norm: str, reference=None, kl_coef: float = 0.0):
