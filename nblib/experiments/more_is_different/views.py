@@ -11,7 +11,7 @@ from nblib import plots
 from nblib.config import ConfigError
 from nblib.data.tasks.modexp import ALGORITHMS, TAGS, check_algorithm
 from nblib.eval.decoding import generate
-from nblib.experiments.more_is_different.analysis import final_step, share_by_b, signatures
+from nblib.experiments.more_is_different.analysis import at, final_step, share_by_b, signatures
 from nblib.experiments.more_is_different.experiment import baselines, store_for
 from nblib.stats import mean_ci_any
 
@@ -130,6 +130,26 @@ def plot_headline(results, cfg) -> plt.Figure:
     ax.set_xticks(x, [f"d={w}\n{results.params[w]:,}" for w in cfg.widths])
     ax.set(ylabel=f"{cfg.algorithm} share (T 1, training b)", ylim=(-0.02, 1.02),
            title=f"headline: {cfg.algorithm} share by size ({cfg.seeds} seeds, 95% CI)")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_follows_execution(results, cfg) -> plt.Figure:
+    """H5: per seed and width, the pretrained model's forced-tag greedy accuracy gap (binary −
+    linear, RL step 0) against the change of the binary share over RL; a point in the upper right
+    or lower left quadrant is RL moving towards the algorithm that model executes better."""
+    start, end = at(results, 0), at(results, final_step(results))
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    for i, w in enumerate(cfg.widths):
+        s, e = start[start.width == w], end[end.width == w]
+        gap = s.forced_binary.to_numpy() - s.forced_linear.to_numpy()
+        shift = e.share_binary.to_numpy() - s.share_binary.to_numpy()
+        ax.plot(gap, shift, "o", color=f"C{i}", alpha=0.8, label=f"d_model={w}")
+    ax.axhline(0, color="k", lw=0.8)
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set(xlabel="forced greedy accuracy, binary − linear (pretrained)",
+           ylabel="change of the binary share over RL",
+           title=f"does RL follow execution? (one point per seed, {cfg.seeds} seeds)")
     ax.legend(fontsize=8)
     return fig
 

@@ -9,7 +9,8 @@ def test_figures_draw(tiny, open_run):
     cfg, res = tiny
     for fig in (views.plot_shares(res, cfg), views.plot_accuracy(res, cfg),
                 views.plot_accuracy_by_b(res, cfg), views.plot_share_by_b(res, cfg),
-                views.plot_headline(res, cfg)):
+                views.plot_headline(res, cfg),
+                views.plot_follows_execution(res, cfg)):
         assert fig.axes
         plt.close(fig)
 
