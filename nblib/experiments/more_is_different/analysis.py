@@ -22,7 +22,9 @@ from nblib.stats import Verdict, above_zero_or_not, mean_ci_any, mean_ci_table, 
 
 HEADLINE = "largest_uses_algorithm_more"
 SHAPES = ("linear", "binary")
-CLIP = 1e-6  # probabilities of the decay fit stay in [CLIP, 1 − CLIP]
+CLIP = 1e-12  # probabilities of the decay fit stay in [CLIP, 1 − CLIP]
+ALPHA_GAP = 1e-6  # the fitted α stays below 1 − ALPHA_GAP (so p stays below the clip)
+LAMBDA_STARTS = (0.0, 0.003, 0.03, 0.3, 3.0)  # starts of the search for the decay rate λ
 
 
 def other(algorithm: str) -> str:
@@ -45,7 +47,9 @@ def final_step(results) -> int:
 
 def fit_decay(x: np.ndarray, correct: np.ndarray, n: int, floor: np.ndarray) -> dict:
     """Binomial MLE of p = floor + (1 − floor)·α·exp(−λ x) for `correct` of `n` samples per
-    problem: α, ε = 1 − exp(−λ) and the NLL per problem (nats)."""
+    problem: α, ε = 1 − exp(−λ) and the NLL per problem (nats). α stays below 1 − ALPHA_GAP, so
+    p never reaches the clip at 1 (where the gradient vanishes and a search from a near-perfect
+    start would stop at ε = 0); the search starts from several λ and keeps the best."""
     x, k, floor = (np.asarray(v, float) for v in (x, correct, floor))
 
     def nll(theta):
@@ -53,8 +57,10 @@ def fit_decay(x: np.ndarray, correct: np.ndarray, n: int, floor: np.ndarray) -> 
         p = np.clip(floor + (1 - floor) * alpha * np.exp(-lam * x), CLIP, 1 - CLIP)
         return -(k * np.log(p) + (n - k) * np.log1p(-p)).sum()
 
-    start = [min(1.0, max(1e-3, k.sum() / (n * len(k)))), 0.05]
-    best = minimize(nll, start, method="L-BFGS-B", bounds=[(1e-4, 1.0), (0.0, 10.0)])
+    alpha0 = min(1.0 - ALPHA_GAP, max(1e-3, k.sum() / (n * len(k))))
+    bounds = [(1e-4, 1.0 - ALPHA_GAP), (0.0, 10.0)]
+    best = min((minimize(nll, [alpha0, lam0], method="L-BFGS-B", bounds=bounds)
+                for lam0 in LAMBDA_STARTS), key=lambda r: r.fun)
     alpha, lam = best.x
     return {"alpha": float(alpha), "epsilon": float(-np.expm1(-lam)),
             "nll": float(best.fun / len(k))}

@@ -21,6 +21,21 @@ def test_decay_fit_recovers_the_shape_that_made_the_data():
     assert flat["epsilon"] < 1e-3 and flat["alpha"] > 0.99
 
 
+def test_decay_fit_finds_a_small_error_rate_in_near_perfect_data():
+    """A model right on ~99% of samples: the fit must not stop at ε = 0, where every failure
+    would cost the clip's log-probability, but reach at least the true parameters' likelihood."""
+    rng = np.random.default_rng(1)
+    b = np.repeat(np.arange(1, 17), 8)
+    floor = np.full(len(b), 1 / 31)
+    k = rng.binomial(8, floor + (1 - floor) * 0.998 ** b)
+    assert (k < 8).any()  # some failures to explain
+    fit = analysis.fit_decay(b, k, 8, floor)
+    p_true = floor + (1 - floor) * 0.998 ** b
+    nll_true = -(k * np.log(p_true) + (8 - k) * np.log1p(-p_true)).mean()
+    assert fit["nll"] <= nll_true + 1e-6
+    assert 0 < fit["epsilon"] < 0.02
+
+
 def test_decide_invariants_and_statistics_on_the_tiny_run(tiny):
     cfg, res = tiny
     verdicts = md.decide(res, cfg)
