@@ -142,6 +142,15 @@ def check_names(cls: type, names: typing.Iterable[str]) -> None:
                           f"{cls.__name__}; valid names: {valid}")
 
 
+def check_order(cfg: Any, lower: str, upper: str, strict: bool = True) -> None:
+    """ConfigError unless field `lower` is below field `upper` (at most it, when not `strict`):
+    the cross-field rule of warmup steps against steps, checkpoints against steps."""
+    low, high = getattr(cfg, lower), getattr(cfg, upper)
+    if (low >= high) if strict else (low > high):
+        rule = "must be below" if strict else "at most"
+        raise ConfigError(f"parameter {lower}={low}: {rule} {upper}={high}")
+
+
 def build(cls: type, values: Mapping[str, Any]) -> Any:
     """Build `cls` from a mapping of overrides; unknown names and bad values raise ConfigError."""
     check_names(cls, values)

@@ -276,3 +276,17 @@ def test_first_seed_seeds_workers_and_device_bounds():
         build(NotebookConfig, {"device": "tpu"})
     with pytest.raises(ConfigError, match="first_seed"):
         build(NotebookConfig, {"first_seed": 1.5})
+
+
+def test_check_order_refuses_a_lower_field_at_or_above_the_upper_one():
+    from types import SimpleNamespace
+
+    from nblib.config import check_order
+
+    cfg = SimpleNamespace(warmup_steps=10, steps=10, n_checkpoints=10)
+    with pytest.raises(ConfigError, match="parameter warmup_steps=10: must be below steps=10"):
+        check_order(cfg, "warmup_steps", "steps")
+    check_order(cfg, "n_checkpoints", "steps", strict=False)  # equal is allowed
+    with pytest.raises(ConfigError, match="parameter n_checkpoints=11: at most steps=10"):
+        check_order(SimpleNamespace(n_checkpoints=11, steps=10), "n_checkpoints", "steps",
+                    strict=False)

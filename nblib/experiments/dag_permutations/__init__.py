@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nblib.config import ConfigError, GridConfig, param
+from nblib.config import ConfigError, GridConfig, check_order, param
 from nblib.models.lm import LMShape
 
 SLUG = "07_dag_permutations"
@@ -100,12 +100,8 @@ class DagConfig(GridConfig):
         if self.threshold not in self.sweep:
             raise ConfigError(f"parameter sweep={self.sweep}: must include threshold="
                               f"{self.threshold}")
-        if self.warmup_steps >= self.steps:
-            raise ConfigError(f"parameter warmup_steps={self.warmup_steps}: must be below "
-                              f"steps={self.steps}")
-        if self.n_checkpoints > self.steps:
-            raise ConfigError(f"parameter n_checkpoints={self.n_checkpoints}: at most "
-                              f"steps={self.steps}")
+        check_order(self, "warmup_steps", "steps")
+        check_order(self, "n_checkpoints", "steps", strict=False)
         if "sotu" in self.corpora:
             from nblib.data.corpora import check_corpus
 

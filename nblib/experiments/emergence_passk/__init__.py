@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nblib.config import ConfigError, GridConfig, param
+from nblib.config import ConfigError, GridConfig, check_order, param
 from nblib.data.tasks.addition import AdditionTask, check_task
 from nblib.models.lm import LMShape
 
@@ -118,9 +118,7 @@ class EmergenceConfig(GridConfig):
             raise ConfigError(f"parameter fit_below={self.fit_below}: must be below "
                               f"threshold={self.threshold} (the forecasts see only the "
                               "checkpoints before the crossing)")
-        if self.warmup_steps >= self.steps:
-            raise ConfigError(f"parameter warmup_steps={self.warmup_steps}: must be below "
-                              f"steps={self.steps}")
+        check_order(self, "warmup_steps", "steps")
         if self.first_checkpoint >= self.steps:
             raise ConfigError(f"parameter first_checkpoint={self.first_checkpoint}: must be "
                               f"below steps={self.steps}")

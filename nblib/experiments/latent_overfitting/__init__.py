@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nblib.config import ConfigError, GridConfig, param
+from nblib.config import ConfigError, GridConfig, check_order, param
 from nblib.models.lm import LMShape
 
 SLUG = "05_latent_overfitting"
@@ -87,12 +87,8 @@ class LatentConfig(GridConfig):
                 not {"fresh", "rephrased"} <= set(self.conditions):
             raise ConfigError(f"parameter conditions={self.conditions}: no repeats, and fresh "
                               "and rephrased are always run (the headline compares them)")
-        if self.warmup_steps >= self.steps:
-            raise ConfigError(f"parameter warmup_steps={self.warmup_steps}: must be below "
-                              f"steps={self.steps}")
-        if self.n_checkpoints > self.steps:
-            raise ConfigError(f"parameter n_checkpoints={self.n_checkpoints}: at most "
-                              f"steps={self.steps}")
+        check_order(self, "warmup_steps", "steps")
+        check_order(self, "n_checkpoints", "steps", strict=False)
 
 
 from nblib.experiments.latent_overfitting.analysis import (  # noqa: E402

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nblib.config import ConfigError, GridConfig, param
+from nblib.config import ConfigError, GridConfig, check_order, param
 from nblib.data.corpora import check_corpus
 
 SLUG = "10_mla_vs_mha"
@@ -131,9 +131,7 @@ class MLAConfig(GridConfig):
         if self.tune_seed in self.seed_list:
             raise ConfigError(f"parameter tune_seed={self.tune_seed}: must not be one of the "
                               f"test seeds {self.seed_list}")
-        if self.warmup_steps >= self.steps:
-            raise ConfigError(f"parameter warmup_steps={self.warmup_steps}: must be below "
-                              f"steps={self.steps}")
+        check_order(self, "warmup_steps", "steps")
         variant_specs(self)  # every spec valid (head sizes, rope dims, kv heads)
 
 

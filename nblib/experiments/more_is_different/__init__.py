@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nblib.config import ConfigError, GridConfig, param
+from nblib.config import ConfigError, GridConfig, check_order, param
 from nblib.data.tasks.modexp import ALGORITHMS, ModExpTask
 from nblib.models.lm import LMShape
 
@@ -124,15 +124,9 @@ class MoreIsDifferentConfig(GridConfig):
                               "n >= k; draw more samples or lower k)")
         if len(set(self.pass_ks)) < len(self.pass_ks):
             raise ConfigError(f"parameter pass_ks={self.pass_ks}: no repeats")
-        if self.warmup_steps >= self.pretrain_steps:
-            raise ConfigError(f"parameter warmup_steps={self.warmup_steps}: must be below "
-                              f"pretrain_steps={self.pretrain_steps}")
-        if self.rl_warmup_steps >= self.rl_steps:
-            raise ConfigError(f"parameter rl_warmup_steps={self.rl_warmup_steps}: must be below "
-                              f"rl_steps={self.rl_steps}")
-        if self.rl_checkpoints > self.rl_steps:
-            raise ConfigError(f"parameter rl_checkpoints={self.rl_checkpoints}: at most "
-                              f"rl_steps={self.rl_steps}")
+        check_order(self, "warmup_steps", "pretrain_steps")
+        check_order(self, "rl_warmup_steps", "rl_steps")
+        check_order(self, "rl_checkpoints", "rl_steps", strict=False)
         if self.length_cost * task.max_completion_len("train") >= 1.0:
             raise ConfigError(f"parameter length_cost={self.length_cost}: the longest training "
                               f"completion ({task.max_completion_len('train')} tokens) would "
