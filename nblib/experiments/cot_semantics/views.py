@@ -80,10 +80,10 @@ def plot_equivalence(results, cfg) -> plt.Figure:
     first = results.steps[0]
     for f in TRACES:
         for name, column, step, label in (
-                ("other", "correct", None, "accuracy: other − own"),
-                ("paraphrase", "correct", None, "accuracy: paraphrase − own"),
-                ("other", "matches_trace", None, "reads as written:\nother − own"),
-                ("other", "matches_trace", first, f"reads as written:\nother − own, step {first}")
+                ("other", "correct", None, "accuracy\nother − own"),
+                ("paraphrase", "correct", None, "accuracy\npara. − own"),
+                ("other", "matches_trace", None, "as written\nother − own"),
+                ("other", "matches_trace", first, f"as written\nstep {first}")
         )[:3 + (len(results.steps) > 1)]:
             own = accuracies(results, "base", "own", f, column=column, step=step)
             diff = accuracies(results, "base", name, f, column=column, step=step) - own
@@ -93,7 +93,7 @@ def plot_equivalence(results, cfg) -> plt.Figure:
                        color=f"C{TRACES.index(f)}", alpha=0.6)
             ax.errorbar(x, est.value, yerr=[[est.value - est.low], [est.high - est.value]],
                         fmt="o", color="k", capsize=4)
-            ticks.append(f"{label}\n({f})")
+            ticks.append(f"{f}\n{label}")
     ax.set_xticks(range(len(ticks)), ticks, fontsize=7)
     ax.set(ylabel="paired difference", title="does the gain survive another writer? "
            f"(90% CI over {cfg.seeds} seeds)")
@@ -126,9 +126,9 @@ def plot_corruption(results, cfg) -> plt.Figure:
     """After one step of the own trace is shifted by δ and the model writes the rest: the share
     of answers that shift by δ (follow the error), stay the uncorrupted answer, or agree with
     the corrupted trace's own implied answer; per format, 95% interval over seeds."""
-    fig, ax = plt.subplots(figsize=(5.6, 3.6))
-    columns = (("follows", "shift by δ"), ("keeps", "unchanged"),
-               ("matches_trace", "= its trace's answer"))
+    fig, ax = plt.subplots(figsize=(7.0, 3.6))
+    columns = (("follows", "shifted\nby δ"), ("keeps", "unchanged"),
+               ("matches_trace", "= its trace's\nanswer"))
     for i, f in enumerate(TRACES):
         for j, (col, _) in enumerate(columns):
             _interval(ax, i * 4 + j, accuracies(results, "base", "corrupt", f, column=col),
