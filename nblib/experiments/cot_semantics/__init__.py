@@ -63,6 +63,10 @@ class CotSemanticsConfig(GridConfig):
     equivalence_margin: float = param(0.05, "largest accuracy difference still called "
                                       "equivalent (TOST)", affects="analysis", low=1e-3,
                                       high=1.0)
+    min_differing: float = param(0.05, "smallest share of problems on which the compared traces "
+                                 "differ for an equivalence verdict to be more than "
+                                 "INCONCLUSIVE (identical traces test nothing)",
+                                 affects="analysis", low=0.0, high=1.0)
     gain_margin: float = param(0.05, "smallest accuracy gain worth the name", affects="analysis",
                                low=1e-3, high=1.0)
 

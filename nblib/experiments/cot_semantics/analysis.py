@@ -43,20 +43,45 @@ def accuracies(results, family: str, condition: str, fmt: str = "none",
 
 
 def keeps_or_loses(claim: str, estimate: Estimate, margin: float, gain: Verdict,
+                   differing: float, min_differing: float,
                    details: dict | None = None) -> Verdict:
     """SUPPORTED if the (90%) interval of the difference lies within ±margin (equivalent: the gain
     is kept), NOT SUPPORTED if it lies wholly below 0 (significantly smaller), else INCONCLUSIVE;
     INCONCLUSIVE whatever the interval unless the own trace's `gain` is SUPPORTED (with no gain
-    there is nothing to keep, and equal accuracies would say nothing)."""
+    there is nothing to keep) and the compared traces differ on a share `differing` of problems
+    (mean over seeds) of at least `min_differing` (identical tokens give identical answers: an
+    equivalence between them tests nothing)."""
     label = (LABELS[0] if tost(estimate, margin) else LABELS[1] if estimate.high < 0
              else LABELS[2])
-    if gain.label != LABELS[0]:
+    if gain.label != LABELS[0] or not differing >= min_differing:
         label = LABELS[2]
     return Verdict(label, claim, estimate, margin, "within ±",
                    {"equivalence_margin": margin, "own_trace_gain": gain.label,
-                    "rule": "SUPPORTED if the own trace's gain is SUPPORTED and the 90% interval "
-                    "lies within ±margin; NOT SUPPORTED if the gain is SUPPORTED and the interval "
+                    "traces_differ_on": differing, "min_differing": min_differing,
+                    "rule": "SUPPORTED if the own trace's gain is SUPPORTED, the compared traces "
+                    "differ on at least min_differing of problems and the 90% interval lies "
+                    "within ±margin; NOT SUPPORTED under the same two conditions if the interval "
                     "lies below 0", **(details or {})})
+
+
+def differing_share(results, kind: str, fmt: str, step: int | None = None) -> float:
+    """Mean over base seeds of the share of problems on which the trace a condition gives the
+    model ("other": the next seed's; "paraphrase": the own trace of the other format rewritten)
+    differs from the model's own trace of `fmt`, at checkpoint `step` (default the end)."""
+    step = results.steps[-1] if step is None else step
+    shares = []
+    for (family, _, at), t in sorted(results.traces.items()):
+        if family != "base" or at != step:
+            continue
+        own = t[f"trace_{fmt}"]
+        if kind == "other":
+            given = t[f"other_trace_{fmt}"]
+        else:
+            source = _other(fmt)
+            given = np.array([paraphrase(p, s, source, fmt) for p, s in
+                              zip(results.problems, t[f"trace_{source}"], strict=True)])
+        shares.append(float((given != own).any(1).mean()))
+    return float(np.mean(shares)) if shares else float("nan")
 
 
 def decide(results, cfg) -> dict[str, Verdict]:
@@ -78,7 +103,8 @@ def decide(results, cfg) -> dict[str, Verdict]:
             f"{f} format: another model's trace (the next seed's) keeps the gain of the model's "
             f"own trace (other − own within ±{cfg.equivalence_margin:g}; below 0 is the "
             "'compute' reading)", paired_any(other, own, TOST_LEVEL), cfg.equivalence_margin,
-            verdicts[f"cot_gain_{f}"], {"other": float(other.mean()), "own": float(own.mean())})
+            verdicts[f"cot_gain_{f}"], differing_share(results, "other", f),
+            cfg.min_differing, {"other": float(other.mean()), "own": float(own.mean())})
     first = [("_first_checkpoint", results.steps[0])] if len(results.steps) > 1 else []
     for suffix, step in [("", None), *first]:
         for f in formats:
@@ -91,6 +117,7 @@ def decide(results, cfg) -> dict[str, Verdict]:
                 f"within ±{cfg.equivalence_margin:g}; below 0: it reads its own steps in a way "
                 "it does not read another's)", paired_any(other, own, TOST_LEVEL),
                 cfg.equivalence_margin, verdicts[f"cot_gain_{f}"],
+                differing_share(results, "other", f, step), cfg.min_differing,
                 {"other": float(other.mean()), "own": float(own.mean()),
                  "step": results.steps[-1] if step is None else step})
     for f in formats:
@@ -100,7 +127,8 @@ def decide(results, cfg) -> dict[str, Verdict]:
             f"{f} format: the model's own {_other(f)} trace paraphrased into {f} keeps the gain "
             f"of its own {f} trace (paraphrase − own within ±{cfg.equivalence_margin:g})",
             paired_any(para, own, TOST_LEVEL), cfg.equivalence_margin,
-            verdicts[f"cot_gain_{f}"], {"paraphrase": float(para.mean()), "own": float(own.mean())})
+            verdicts[f"cot_gain_{f}"], differing_share(results, "paraphrase", f),
+            cfg.min_differing, {"paraphrase": float(para.mean()), "own": float(own.mean())})
     if cfg.filler_family:
         filler = accuracies(results, "filler", "filler")
         f_direct = accuracies(results, "filler", "direct")

@@ -11,16 +11,18 @@ def _gain(label):
     return Verdict(label, "gain", Estimate(0.5, 0.4, 0.6, 0.95, 5), 0.0, ">", {})
 
 
-@pytest.mark.parametrize("low,high,gain,label", [
-    (-0.02, 0.03, "SUPPORTED", "SUPPORTED"),  # inside ±0.05
-    (-0.30, -0.10, "SUPPORTED", "NOT SUPPORTED"),  # wholly below 0: the compute reading
-    (-0.08, 0.01, "SUPPORTED", "INCONCLUSIVE"),
-    (-0.02, 0.03, "NOT SUPPORTED", "INCONCLUSIVE"),  # no gain: nothing to keep
-    (-0.30, -0.10, "INCONCLUSIVE", "INCONCLUSIVE"),
+@pytest.mark.parametrize("low,high,gain,differ,label", [
+    (-0.02, 0.03, "SUPPORTED", 0.5, "SUPPORTED"),  # inside ±0.05
+    (-0.30, -0.10, "SUPPORTED", 0.5, "NOT SUPPORTED"),  # wholly below 0: the compute reading
+    (-0.08, 0.01, "SUPPORTED", 0.5, "INCONCLUSIVE"),
+    (-0.02, 0.03, "NOT SUPPORTED", 0.5, "INCONCLUSIVE"),  # no gain: nothing to keep
+    (-0.30, -0.10, "INCONCLUSIVE", 0.5, "INCONCLUSIVE"),
+    (0.0, 0.0, "SUPPORTED", 0.0, "INCONCLUSIVE"),  # identical traces: nothing tested
+    (-0.30, -0.10, "SUPPORTED", 0.01, "INCONCLUSIVE"),
 ])
-def test_keeps_or_loses(low, high, gain, label):
+def test_keeps_or_loses(low, high, gain, differ, label):
     est = Estimate((low + high) / 2, low, high, 0.9, 5)
-    assert analysis.keeps_or_loses("c", est, 0.05, _gain(gain)).label == label
+    assert analysis.keeps_or_loses("c", est, 0.05, _gain(gain), differ, 0.05).label == label
 
 
 def _fake_results(own, other, direct):
@@ -52,6 +54,8 @@ def test_verdicts_and_invariants_of_the_tiny_run(tiny):
     assert inv["paraphrases_keep_the_implied_answer"]
     assert inv["every_checkpoint_was_asked_every_condition"]
     assert "other_read_like_own_pairs_first_checkpoint" in verdicts
+    for name in (cs.HEADLINE, "paraphrase_keeps_gain_running"):
+        assert 0 <= verdicts[name].details["traces_differ_on"] <= 1
     numbers = cs.statistics(res, cfg)
     agree = pd.DataFrame(numbers["trace_agreement"])
     assert agree[["own_trace_correct", "differs_from_other"]].stack().between(0, 1).all()
