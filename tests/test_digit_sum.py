@@ -28,7 +28,7 @@ def test_paraphrase_keeps_what_a_wrong_trace_implies():
     gen = torch.Generator().manual_seed(0)
     for p in ds.DigitSumTask(8).problems(50, gen).tolist():
         for f in ds.TRACES:
-            other = ds.TRACES[1 - ds.TRACES.index(f)]
+            other = ds.other_format(f)
             assert ds.paraphrase(p, ds.trace(p, f), f, other) == ds.trace(p, other)
     with pytest.raises(ConfigError, match="only between"):
         ds.paraphrase(DIGITS, [], "running", "filler")

@@ -49,6 +49,13 @@ def check_formats(names, allowed=FORMATS, what: str = "formats") -> None:
                           f"must be distinct names from {list(allowed)} (at least one)")
 
 
+def other_format(fmt: str) -> str:
+    """The trace format that is not `fmt` (running <-> pairs)."""
+    if fmt not in TRACES:
+        raise ConfigError(f"format {fmt!r}: only {list(TRACES)} have another trace format")
+    return TRACES[1 - TRACES.index(fmt)]
+
+
 def encode(text: str) -> list[int]:
     """Ids of whitespace-separated digits and symbols, e.g. '3 1 4 R 3 4 8 = 8 $'."""
     ids = []

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from nblib.data.tasks.digit_sum import TRACES, implied_answer, paraphrase, trace
+from nblib.data.tasks.digit_sum import TRACES, implied_answer, other_format, paraphrase, trace
 from nblib.stats import (
     LABELS,
     Estimate,
@@ -77,7 +77,7 @@ def differing_share(results, kind: str, fmt: str, step: int | None = None) -> fl
         if kind == "other":
             given = t[f"other_trace_{fmt}"]
         else:
-            source = _other(fmt)
+            source = other_format(fmt)
             given = np.array([paraphrase(p, s, source, fmt) for p, s in
                               zip(results.problems, t[f"trace_{source}"], strict=True)])
         shares.append(float((given != own).any(1).mean()))
@@ -124,8 +124,8 @@ def decide(results, cfg) -> dict[str, Verdict]:
         own = accuracies(results, "base", "own", f)
         para = accuracies(results, "base", "paraphrase", f)
         verdicts[f"paraphrase_keeps_gain_{f}"] = keeps_or_loses(
-            f"{f} format: the model's own {_other(f)} trace paraphrased into {f} keeps the gain "
-            f"of its own {f} trace (paraphrase − own within ±{cfg.equivalence_margin:g})",
+            f"{f} format: the model's own {other_format(f)} trace paraphrased into {f} keeps the "
+            f"gain of its own {f} trace (paraphrase − own within ±{cfg.equivalence_margin:g})",
             paired_any(para, own, TOST_LEVEL), cfg.equivalence_margin,
             verdicts[f"cot_gain_{f}"], differing_share(results, "paraphrase", f),
             cfg.min_differing, {"paraphrase": float(para.mean()), "own": float(own.mean())})
@@ -147,10 +147,6 @@ def decide(results, cfg) -> dict[str, Verdict]:
              "matches_its_trace": float(accuracies(results, "base", "corrupt", f,
                                                    column="matches_trace").mean())})
     return verdicts
-
-
-def _other(fmt: str) -> str:
-    return TRACES[1 - TRACES.index(fmt)]
 
 
 def summary(results) -> pd.DataFrame:
@@ -211,7 +207,7 @@ def invariants(results, cfg) -> dict[str, bool]:
     rates = pd.Series(rates[~np.isnan(rates)])  # follows, keeps, matches_trace: corrupt only
     gold_ok = all(implied_answer(trace(p, f), f) == y for p, y in zip(problems, truth, strict=True)
                   for f in TRACES)
-    para_ok = all(implied_answer(paraphrase(p, s, f, _other(f)), _other(f)) ==
+    para_ok = all(implied_answer(paraphrase(p, s, f, other_format(f)), other_format(f)) ==
                   implied_answer(s, f)
                   for t in results.traces.values() for f in TRACES
                   for p, s in zip(problems, t[f"trace_{f}"], strict=True))

@@ -33,6 +33,7 @@ from nblib.data.tasks.digit_sum import (
     TRACES,
     DigitSumTask,
     implied_answer,
+    other_format,
     paraphrase,
 )
 from nblib.env import derive_seed
@@ -54,10 +55,6 @@ def family_formats(family: str) -> list[str]:
     if family == "filler":
         return list(FORMATS)
     raise ConfigError(f"family {family!r}: must be 'base' or 'filler'")
-
-
-def other_format(fmt: str) -> str:
-    return TRACES[1 - TRACES.index(fmt)]
 
 
 def jobs(cfg) -> list[dict]:
