@@ -67,3 +67,22 @@ def test_missing_package_names_the_pip_command(monkeypatch):
     with pytest.raises(ModelNotAvailable, match="not installed"):
         load_pretrained("ghost-model")  # before any weights are read
     assert packaged_gguf().is_file()  # the real package holds its GGUF file
+
+
+def _convert(cache: str) -> str:
+    import os
+
+    os.environ["NBLIB_CACHE"] = cache
+    return str(pretrained.converted_folder())
+
+
+def test_two_processes_converting_at_once_both_get_the_folder(tmp_path):
+    """A notebook's parallel jobs on a fresh cache convert the packaged model at the same time:
+    neither may write into or delete the other's scratch folder."""
+    from nblib.pool import process_pool
+
+    with process_pool(2) as pool:
+        folders = list(pool.map(_convert, [str(tmp_path)] * 2))
+    assert folders[0] == folders[1]
+    assert list(tmp_path.glob("pretrained/*.partial*")) == []
+    assert load_pretrained(folders[0]).model.config.model_type == "llama"

@@ -75,11 +75,18 @@ def converted_folder(name: str = DEFAULT_MODEL) -> Path:
                                      if k != "quantization_config"})
     plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     plain.load_state_dict(quantised.state_dict())
-    partial = folder.with_name(folder.name + ".partial")
+    # one scratch folder per process: two processes converting at once (a notebook's parallel
+    # jobs on a fresh cache) must not write into, or delete, each other's
+    partial = folder.with_name(f"{folder.name}.partial-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
     plain.save_pretrained(partial)
     tokenizer.save_pretrained(partial)
-    partial.rename(folder)  # atomic: a killed conversion leaves only the .partial folder behind
+    try:
+        partial.rename(folder)  # atomic: a killed conversion leaves only a .partial folder behind
+    except OSError:  # another process finished first: its folder holds the same weights
+        shutil.rmtree(partial, ignore_errors=True)
+        if not (folder / "config.json").is_file():
+            raise
     return folder
 
 
