@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from nblib.experiments.context_editing import POLICIES
 from nblib.stats import (
     Verdict,
     above_zero_or_not,
@@ -142,7 +143,10 @@ def decide(results, cfg) -> dict[str, Verdict]:
 
 def statistics(results, cfg) -> dict:
     """The numbers the notebook prints and records."""
-    out = {"parameters": results.params, "answerer_queries": results.queries}
+    from nblib.experiments.context_editing.experiment import constant_baseline
+
+    out = {"parameters": results.params, "answerer_queries": results.queries,
+           "constant_baseline": constant_baseline(cfg)}
     if len(results.rot):
         r = results.rot.assign(correct=results.rot.correct.astype(float))
         out["rot_accuracy"] = mean_ci_table(r, ["length", "distractors", "shuffled"], "correct",
@@ -160,6 +164,10 @@ def statistics(results, cfg) -> dict:
     out["own_length_share"] = {e: float(policy(results, e, "own", "kept_measure").mean())
                                for e in ("supervised", "rl")}
     out["gap_share_rl"] = mean_ci_any(_finite(gap_shares(results, cfg, "rl"))).value
+    out["per_seed_at_first_budget"] = {
+        name: dict(zip(map(str, sorted(set(results.policies.seed))),
+                       policy(results, name, "all" if name == "full" else cfg.budgets[0])
+                       .round(4).tolist(), strict=True)) for name in POLICIES}
     return out
 
 

@@ -52,6 +52,13 @@ def eval_ledgers(cfg, distractors: int | None = None, salt: str = "eval") -> lis
     return cfg.task().problems(cfg.eval_ledgers, rng, d)
 
 
+def constant_baseline(cfg) -> float:
+    """Accuracy of the best constant answer on the evaluation ledgers (the most frequent sum,
+    chosen on them: optimistic); a model reading nothing does no better."""
+    answers = np.array([p.answer for p in eval_ledgers(cfg)])
+    return float(np.bincount(answers).max() / len(answers))
+
+
 def make_answerer(cfg, seed: int, device="cpu") -> Trainer:
     task = cfg.task()
     model = build_lm(shape_of(cfg, vocab_size=VOCAB_SIZE, context=task.max_len),

@@ -12,7 +12,7 @@ from nblib.eval.edit_tool import format_edit, parse_edit
 from nblib.experiments.context_editing import POLICIES
 from nblib.experiments.context_editing import editors as ed
 from nblib.experiments.context_editing.analysis import policy
-from nblib.experiments.context_editing.experiment import load_models
+from nblib.experiments.context_editing.experiment import constant_baseline, load_models
 from nblib.stats import mean_ci_any, mean_ci_table
 
 COLORS = {"full": "k", "oracle": "tab:green", "lexical": "tab:olive", "random": "tab:grey",
@@ -45,8 +45,10 @@ def plot_rot(results, cfg) -> plt.Figure:
         ax.errorbar(np.full(len(z), cfg.rot_lengths[0] / 2), z["mean"],
                     yerr=[z["mean"] - z.low, z.high - z["mean"]], fmt="D", color="tab:purple",
                     capsize=3, label=f"no haystack, {cfg.rot_distractors} distractors")
-        ax.set(xscale="log", xlabel="haystack tokens (log; the no-haystack point placed left)",
-               ylabel=label)
+        ticks = [cfg.rot_lengths[0] / 2, *cfg.rot_lengths]
+        ax.set(xscale="log", xlabel="haystack tokens (log scale)", ylabel=label)
+        ax.set_xticks(ticks, ["none", *map(str, cfg.rot_lengths)])
+        ax.minorticks_off()
     axes[0].set_ylim(-0.03, 1.03)
     axes[0].legend(fontsize=7)
     fig.suptitle(f"Part A: {cfg.rot_model}, {cfg.rot_items} needles (mean, 95% CI over items)")
@@ -56,7 +58,8 @@ def plot_rot(results, cfg) -> plt.Figure:
 
 def plot_editing(results, cfg) -> plt.Figure:
     """Part B: the answerer's accuracy against distractors (full ledger), and against the lines
-    kept for each policy; mean and 95% interval over seeds, seeds as faint lines."""
+    kept for each policy; mean and 95% interval over seeds, seeds as faint lines; the best
+    constant answer dashed."""
     fig, axes = plt.subplots(1, 2, figsize=(10.5, 3.9))
     c = results.curve
     t = mean_ci_table(c, ["distractors"], "accuracy", clip=(0, 1))
@@ -66,6 +69,11 @@ def plot_editing(results, cfg) -> plt.Figure:
     axes[0].fill_between(t.distractors, t.low, t.high, color="k", alpha=0.15)
     axes[0].set(xlabel="distractor lines (2 relevant lines)", ylabel="answerer accuracy",
                 ylim=(-0.03, 1.03), title="the answerer's context rot (full ledger)")
+    constant = constant_baseline(cfg)
+    for a in axes:
+        a.axhline(constant, color="grey", ls="--", lw=0.8,
+                  label=f"best constant answer ({constant:.2f})")
+    axes[0].legend(fontsize=7)
     ax = axes[1]
     full = mean_ci_any(policy(results, "full", "all"))
     ax.axhspan(full.low, full.high, color="k", alpha=0.12)
