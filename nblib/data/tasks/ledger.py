@@ -1,21 +1,27 @@
 """A ledger of tagged lines and a question about two of them, for notebook 11 (context as a tool):
 a task where judging a line irrelevant is easier than answering.
 
-A line is an entity, a tag, a digit and `;`. The question names an entity and a tag; the answer is
-the sum mod 10 of the digits on the lines with both (always two). Every other line is a
-distractor: an *easy* one names another entity, a *hard* one names the question's entity with the
-other tag (close to the relevant lines in content, as Chroma's similar distractors are close to
-the needle). With entities `a..h`, tags `x y`:
+A line is an entity, a tag, a digit 0..4 and `;`. The question names an entity and a tag; the
+answer is the sum (0..8, one digit) of the digits on the lines with both (always two). Every other
+line is a distractor: an *easy* one names another entity, a *hard* one names the question's entity
+with the other tag (close to the relevant lines in content, as Chroma's similar distractors are
+close to the needle). With entities `a..h`, tags `x y`:
 
-    context   c x 3 ; a y 7 ; a x 4 ; f y 1 ; a x 9 ;      5 lines, 2 relevant (a x), 1 hard
-    answerer  <context> ? a x = 3 $                         (4 + 9) mod 10
-    editor    ? a x | c x 3 ;   ? a x | a y 7 ;   ...       one row per line: question, line
+    context   c x 3 ; a y 4 ; a x 4 ; f y 1 ; a x 2 ;      5 lines, 2 relevant (a x), 1 hard
+    answerer  <context> ? a x = 6 $                         4 + 2
+    editor    ? a x | c x 3 ;   ? a x | a y 4 ;   ...       one (question, line) pair per line
+
+(A first pilot summed digits 0..9 mod 10: the answerer never left chance in 2,000 steps.) The
+tokens '|', '+' (keep) and '-' (drop) were made for an editor that is itself a tiny LM; notebook
+11's editor reads the same (question, line) pairs as one-hot features instead
+(`experiments.context_editing.editors.LineEditor`), and the tokens stay in the vocabulary so
+that the answerer's recorded initialisation does not change.
 
 Relevance needs no arithmetic (match two tokens), the answer needs both the match and a sum, so
 deleting the distractors is easier than answering with them present. Deleting by the question's
 entity alone (the lexical baseline) keeps the hard distractors; only entity *and* tag is the
 oracle. Rows have different numbers of lines: they are right-padded, and each row's answer is read
-at its own `=` (`answer_positions`).
+at its own `=` (`answerer_batch`).
 """
 
 from __future__ import annotations
@@ -97,9 +103,8 @@ class Problem:
         return self.context_ids() + self.question_ids() + [EQUALS] + tail
 
     def editor_rows(self) -> list[list[int]]:
-        """One editor row per line, '? e t | e' t' d ;': the question, then the line; the
-        editor's keep score of the line is its logit of '+' (keep) minus that of '-' (drop) at
-        the ';' (the last token, `EDITOR_LEN` − 1)."""
+        """One (question, line) pair per line as tokens, '? e t | e' t' d ;': what an editor
+        judges a line by."""
         q = self.question_ids() + [BAR]
         return [q + [ENTITY0 + e, TAG0 + t, d, SEMI] for e, t, d in self.lines]
 

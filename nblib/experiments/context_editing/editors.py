@@ -55,9 +55,10 @@ class LineEditor(torch.nn.Module):
 
     def __init__(self, hidden: int, seed: int):
         super().__init__()
-        torch.manual_seed(seed)
-        self.net = torch.nn.Sequential(torch.nn.Linear(FEATURES, hidden), torch.nn.ReLU(),
-                                       torch.nn.Linear(hidden, 1))
+        with torch.random.fork_rng():  # seeded initialisation, the global stream untouched
+            torch.manual_seed(seed)
+            self.net = torch.nn.Sequential(torch.nn.Linear(FEATURES, hidden), torch.nn.ReLU(),
+                                           torch.nn.Linear(hidden, 1))
 
     @staticmethod
     def features(problems: list[Problem]) -> torch.Tensor:
