@@ -139,6 +139,46 @@ def edit_ledger(cfg, results, seed: int, distractors: int, hard_share: float, le
             **{f"right from {name}": bool(ok) for name, ok in zip(variants, right, strict=True)}}
 
 
+_SCORERS: dict = {}  # model name -> rot.Scorer, loaded once per kernel
+
+
+def needle_prompt(cfg, item: int, length: int, distractors: int, shuffled: bool,
+                  call: str = "") -> dict:
+    """Part A by hand: one needle item's context at a haystack length, numbered sentence by
+    sentence; with an edit call, those sentences deleted first. What the model writes for the
+    code (greedy), log p(code), and which sentences the oracle (the asked person's) and lexical
+    (the surname's) edits would keep. ConfigError or EditError before the model runs."""
+    from nblib.data.tasks.needle import Condition, context_sentences
+    from nblib.experiments.context_editing import rot
+
+    items = rot.items(cfg)
+    if not 0 <= item < len(items):
+        raise ConfigError(f"item={item}: this run has items 0..{len(items) - 1}")
+    if not 0 <= distractors <= cfg.rot_distractors:
+        raise ConfigError(f"distractors={distractors}: the items have {cfg.rot_distractors}")
+    if not 0 <= length <= 4096:
+        raise ConfigError(f"length={length}: a haystack of 0..4096 tokens")
+    if call.strip():
+        parse_edit(call, 10**6)  # its form, before anything is loaded; its lines below
+    it = items[item]
+    if cfg.rot_model not in _SCORERS:
+        _SCORERS[cfg.rot_model] = rot.Scorer(cfg.rot_model)
+    scorer = _SCORERS[cfg.rot_model]
+    sentences = context_sentences(it, Condition(length, distractors, shuffled),
+                                  rot.speech_sentences(it.speech), scorer.n_tokens)
+    keep = parse_edit(call, len(sentences)) if call.strip() else [True] * len(sentences)
+    kept = [t for t, k in zip(sentences, keep, strict=True) if k]
+    score = scorer.score(it, kept)
+    surname = it.name.split()[1]
+    oracle = [("access code of" not in t) or it.name in t for t in sentences]
+    lexical = [surname in t for t in sentences]
+    shown = [f"{k + 1:>3} {'  ' if keep[k] else '✂ '}{t[:110]}" for k, t in enumerate(sentences)]
+    return {"asked": it.name, "code": it.code, "right": score["correct"],
+            "log p(code)": round(score["logp"], 3), "prompt tokens": score["tokens"],
+            "sentences (✂ deleted)": "\n".join(shown),
+            "oracle edit": format_edit(oracle), "lexical edit (surname)": format_edit(lexical)}
+
+
 def explorer(results, cfg):
     """Draw a ledger, watch the editor choose lines, and try an edit call of your own."""
     import ipywidgets as W
@@ -155,3 +195,21 @@ def explorer(results, cfg):
         W.Text(value="", description="your edit", placeholder="<edit>delete 1-3, 7</edit>"),
     ]
     return show_panel(controls, lambda *v: edit_ledger(cfg, results, *v))
+
+
+def haystack_explorer(cfg):
+    """Build a needle prompt, delete sentences with an edit call, and see what the model writes."""
+    import ipywidgets as W
+
+    from nblib.widgets import show_panel
+
+    controls = [
+        W.IntText(value=0, description="item"),
+        W.IntSlider(value=cfg.rot_lengths[-1], min=0, max=2 * cfg.rot_lengths[-1], step=16,
+                    description="tokens"),
+        W.IntSlider(value=cfg.rot_distractors, min=0, max=cfg.rot_distractors,
+                    description="distractors"),
+        W.Checkbox(value=False, description="shuffled"),
+        W.Text(value="", description="your edit", placeholder="<edit>delete 2, 5-6</edit>"),
+    ]
+    return show_panel(controls, lambda *v: needle_prompt(cfg, *v))

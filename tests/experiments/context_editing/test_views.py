@@ -35,3 +35,27 @@ def test_widget_refuses_bad_input_before_compute(tiny, args, error, match):
     cfg, res = tiny
     with pytest.raises(error, match=match):
         views.edit_ledger(cfg, res, *args)
+
+
+def test_haystack_widget_deletes_what_the_call_names(cfg):
+    full = views.needle_prompt(cfg, 0, 32, 2, False)
+    n = len(full["sentences (✂ deleted)"].splitlines())
+    assert n > 3 and full["code"] and full["asked"]
+    lexical = views.needle_prompt(cfg, 0, 32, 2, False, full["lexical edit (surname)"])
+    shown = lexical["sentences (✂ deleted)"].splitlines()
+    assert sum("✂" not in line for line in shown) == 3  # the needle and its two distractors
+    oracle = views.needle_prompt(cfg, 0, 32, 2, False, full["oracle edit"])
+    assert sum("✂" in line for line in oracle["sentences (✂ deleted)"].splitlines()) == 2
+    assert oracle["log p(code)"] <= 0 and isinstance(oracle["right"], bool)
+    assert views.haystack_explorer(cfg) is not None
+
+
+@pytest.mark.parametrize("args,error,match", [
+    ((5, 32, 2, False, ""), ConfigError, r"item=5: this run has items 0..1"),
+    ((0, 32, 3, False, ""), ConfigError, "distractors=3: the items have 2"),
+    ((0, 32, 2, False, "<edit>delete 3-1</edit>"), EditError, "written backwards"),
+    ((0, 32, 2, False, "<edit>delete 1-99</edit>"), EditError, "outside the context"),
+])
+def test_haystack_widget_refuses_bad_input(cfg, args, error, match):
+    with pytest.raises(error, match=match):
+        views.needle_prompt(cfg, *args)
