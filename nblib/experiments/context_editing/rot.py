@@ -8,10 +8,12 @@ writes exactly the code (each digit the argmax given the ones before, then no fi
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 
 import numpy as np
 import torch
 
+from nblib.config import ConfigError
 from nblib.data.corpora import load_documents
 from nblib.data.sentences import split_sentences
 from nblib.data.tasks.needle import (
@@ -46,10 +48,22 @@ def speech_sentences(index: int) -> list[str]:
     return [s.text for s in split_sentences(speeches()[index])]
 
 
+def long_enough(length: int) -> list[int]:
+    """Indices of the speeches with at least `length` words (so at least `length` model tokens:
+    a word is one or more), the ones a haystack of `length` tokens may be cut from."""
+    return [i for i, doc in enumerate(speeches()) if len(doc.split()) >= length]
+
+
 def items(cfg) -> list[Item]:
-    """The needle items, drawn once (the same for every run of this config)."""
+    """The needle items, drawn once (the same for every run of this config), each from a speech
+    long enough for the longest haystack (at the default 512 tokens, every speech is)."""
     rng = np.random.default_rng(derive_seed(0, "needle-items"))
-    return make_items(cfg.rot_items, cfg.rot_distractors, len(speeches()), rng)
+    eligible = long_enough(cfg.rot_lengths[-1])
+    if not eligible:
+        raise ConfigError(f"parameter rot_lengths={cfg.rot_lengths}: no speech has "
+                          f"{cfg.rot_lengths[-1]} words")
+    drawn = make_items(cfg.rot_items, cfg.rot_distractors, len(eligible), rng)
+    return [replace(item, speech=eligible[item.speech]) for item in drawn]
 
 
 class Scorer:

@@ -107,3 +107,14 @@ def test_the_scorer_agrees_with_greedy_decoding(cfg):
             assert got["logp"] <= 0 and reply_prefix(item) in scorer.tokenizer.decode(ids)
             checked += 1
     assert checked == 2 * cfg.rot_items
+
+
+def test_needles_come_from_speeches_long_enough_for_the_longest_haystack(cfg):
+    from nblib.config import replace
+
+    long = replace(cfg, rot_items=40, rot_lengths=[32, 4096])
+    words = [len(rot.speeches()[item.speech].split()) for item in rot.items(long)]
+    assert min(words) >= 4096
+    assert rot.long_enough(0) == list(range(len(rot.speeches())))  # default: every speech
+    with pytest.raises(ConfigError, match="no speech has"):
+        rot.items(replace(cfg, rot_lengths=[32, 10**6]))
